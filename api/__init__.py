@@ -1,0 +1,46 @@
+"""REST API under /api/v1 (flask-smorest + marshmallow, OpenAPI, problem+json errors)."""
+
+from __future__ import annotations
+
+from flask import Flask, send_from_directory
+from flask_smorest import Api
+
+API_PREFIX = "/api"
+
+
+def init_app(app: Flask) -> None:
+    """Register the API, its OpenAPI document and its offline Swagger UI."""
+    import swagger_ui_bundle
+
+    app.config.setdefault("API_TITLE", "Front-warehouse fulfilment API")
+    app.config.setdefault("API_VERSION", "v1")
+    app.config.setdefault("OPENAPI_VERSION", "3.0.3")
+    app.config.setdefault("OPENAPI_URL_PREFIX", API_PREFIX)
+    app.config.setdefault("OPENAPI_JSON_PATH", "v1/openapi.json")
+    app.config.setdefault("OPENAPI_SWAGGER_UI_PATH", "docs")
+    # Serve Swagger UI's assets ourselves: the docs work on a warehouse LAN with no internet.
+    app.config.setdefault("OPENAPI_SWAGGER_UI_URL", f"{API_PREFIX}/docs/assets/")
+    app.config.setdefault(
+        "API_SPEC_OPTIONS",
+        {
+            "info": {
+                "description": (
+                    "Stock, waves, routes and scheduling for a network of front warehouses. "
+                    "Errors are RFC 9457 problem+json documents."
+                )
+            }
+        },
+    )
+
+    api = Api(app)
+    app.extensions["wms.api"] = api
+
+    assets = swagger_ui_bundle.swagger_ui_path
+
+    @app.get(f"{API_PREFIX}/docs/assets/<path:filename>")
+    def swagger_ui_assets(filename: str):  # type: ignore[no-untyped-def]
+        return send_from_directory(assets, filename, max_age=86400)
+
+    from api import health
+
+    api.register_blueprint(health.blp)

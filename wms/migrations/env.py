@@ -1,0 +1,61 @@
+"""Alembic environment: runs on the engine handed in by wms.migrate, or on WMS_DATABASE_URL."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from alembic import context
+
+from wms.migrate import LIBRARY_TABLES
+from wms.models import Base
+
+config = context.config
+target_metadata = Base.metadata
+
+
+def include_object(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
+    """Leave tables owned by libraries (the scheduler's job store) out of autogenerate."""
+    return not (type_ == "table" and name in LIBRARY_TABLES)
+
+
+def render_item(type_: str, obj: Any, autogen_context: Any) -> str | bool:
+    """Render our column types as plain SQLAlchemy ones, so migrations never import models."""
+    from wms.models import UTCDateTime
+
+    if type_ == "type" and isinstance(obj, UTCDateTime):
+        return "sa.DateTime(timezone=True)"
+    return False
+
+
+def _engine() -> Any:
+    engine = config.attributes.get("engine")
+    if engine is not None:
+        return engine
+    # Plain `alembic ...` from the project root: use the same URL the app would.
+    from wms.app import create_app
+    from wms.db import database
+
+    app = create_app()
+    db_engine = database(app).engine
+    assert db_engine is not None
+    return db_engine
+
+
+def run_migrations_online() -> None:
+    engine = _engine()
+    with engine.connect() as connection:
+        context.configure(
+            connection=connection,
+            target_metadata=target_metadata,
+            include_object=include_object,
+            render_item=render_item,
+            compare_type=True,
+            render_as_batch=connection.dialect.name == "sqlite",
+        )
+        with context.begin_transaction():
+            context.run_migrations()
+
+
+if context.is_offline_mode():
+    raise SystemExit("offline (--sql) migrations are not supported; run against a database")
+run_migrations_online()

@@ -1,0 +1,579 @@
+"""The data model (ARCHITECTURE.md), as SQLAlchemy 2.x typed models.
+
+The database is the last line of defence: bounds, uniqueness and references are constraints,
+not just checks in services. Quantities are whole units (``int``); every ``*_at`` timestamp is
+stored in UTC and comes back timezone-aware, on SQLite as on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Column,
+    Date,
+    DateTime,
+    Enum,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    Time,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+# Deterministic constraint names, so migrations can refer to them on every backend.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator[dt.datetime]):
+    """A timestamp kept in UTC; refuses naive datetimes and returns aware ones."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}: store timezone-aware UTC datetimes")
+        value = value.astimezone(dt.UTC)
+        if dialect.name == "sqlite":
+            return value.replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value: dt.datetime | None, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=dt.UTC)
+        return value.astimezone(dt.UTC)
+
+
+def utcnow() -> dt.datetime:
+    """The current time, timezone-aware in UTC."""
+    return dt.datetime.now(dt.UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {dt.datetime: UTCDateTime()}
+
+
+def _enum(cls: type[enum.Enum], name: str) -> Enum:
+    """A portable enum column: a VARCHAR with a CHECK listing the allowed values."""
+    return Enum(
+        cls,
+        name=name,
+        native_enum=False,
+        create_constraint=True,
+        length=max(len(m.value) for m in cls),
+        values_callable=lambda members: [m.value for m in members],
+        validate_strings=True,
+    )
+
+
+# --- vocabularies -------------------------------------------------------------------------
+
+
+class SiteKind(enum.StrEnum):
+    CENTRAL_DC = "central_dc"
+    FRONT_WAREHOUSE = "front_warehouse"
+
+
+class Temperature(enum.StrEnum):
+    AMBIENT = "ambient"
+    CHILLED = "chilled"
+    FROZEN = "frozen"
+
+
+class SlotKind(enum.StrEnum):
+    PICK_FACE = "pick_face"
+    RESERVE = "reserve"
+    STAGING = "staging"
+    DOCK = "dock"
+    PACK = "pack"
+
+
+class SlotSide(enum.StrEnum):
+    LEFT = "L"
+    RIGHT = "R"
+
+
+class VelocityClass(enum.StrEnum):
+    A = "A"
+    B = "B"
+    C = "C"
+
+
+class MovementKind(enum.StrEnum):
+    RECEIPT = "receipt"
+    PUTAWAY = "putaway"
+    MOVE = "move"
+    PICK = "pick"
+    ADJUST = "adjust"
+    COUNT = "count"
+    TRANSFER = "transfer"
+    SHIP = "ship"
+    RETURN = "return"
+
+
+class AllocationStatus(enum.StrEnum):
+    OPEN = "open"
+    PICKED = "picked"
+    RELEASED = "released"
+
+
+class OrderStatus(enum.StrEnum):
+    OPEN = "open"
+    BACKORDERED = "backordered"
+    ALLOCATED = "allocated"
+    IN_WAVE = "in_wave"
+    PICKED = "picked"
+    PACKED = "packed"
+    DISPATCHED = "dispatched"
+    DELIVERED = "delivered"
+    FAILED_DELIVERY = "failed_delivery"
+    RETURNED = "returned"
+    CANCELLED = "cancelled"
+
+
+class Role(enum.StrEnum):
+    ASSOCIATE = "associate"
+    SUPERVISOR = "supervisor"
+    PLANNER = "planner"
+    ADMIN = "admin"
+
+
+class VehicleKind(enum.StrEnum):
+    CARGO_BIKE = "cargo_bike"
+    SCOOTER = "scooter"
+    VAN = "van"
+    TRUCK = "truck"
+
+
+# --- network: sites, zones, slots -----------------------------------------------------------
+
+
+class Site(Base):
+    """A central DC or a front warehouse."""
+
+    __tablename__ = "site"
+    __table_args__ = (
+        CheckConstraint("latitude BETWEEN -90 AND 90", name="latitude_range"),
+        CheckConstraint("longitude BETWEEN -180 AND 180", name="longitude_range"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(120))
+    kind: Mapped[SiteKind] = mapped_column(_enum(SiteKind, "site_kind"))
+    address: Mapped[str] = mapped_column(String(255), default="")
+    latitude: Mapped[float] = mapped_column(Float)
+    longitude: Mapped[float] = mapped_column(Float)
+    #: IANA time zone; cut-offs and windows are computed in this local time.
+    timezone: Mapped[str] = mapped_column(String(64))
+    #: Rack geometry for pick paths (aisles, blocks, bays, pitches, depot); see docs/architecture.md.
+    layout: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    zones: Mapped[list[Zone]] = relationship(back_populates="site")
+
+
+class Zone(Base):
+    """A temperature-controlled area of a site."""
+
+    __tablename__ = "zone"
+    __table_args__ = (UniqueConstraint("site_id", "code"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("site.id"), index=True)
+    code: Mapped[str] = mapped_column(String(32))
+    name: Mapped[str] = mapped_column(String(120))
+    temperature: Mapped[Temperature] = mapped_column(_enum(Temperature, "temperature"))
+
+    site: Mapped[Site] = relationship(back_populates="zones")
+
+
+class Slot(Base):
+    """A bin location: where units of stock physically are.
+
+    Rack slots carry layout coordinates (block, aisle, bay, side, level); dock, staging and
+    pack slots may have none.
+    """
+
+    __tablename__ = "slot"
+    __table_args__ = (
+        CheckConstraint("volume_cm3 IS NULL OR volume_cm3 > 0", name="volume_positive"),
+        CheckConstraint("max_weight_g IS NULL OR max_weight_g > 0", name="weight_positive"),
+        CheckConstraint("min_qty IS NULL OR min_qty >= 0", name="min_qty_nonnegative"),
+        CheckConstraint(
+            "max_qty IS NULL OR (max_qty > 0 AND (min_qty IS NULL OR min_qty <= max_qty))",
+            name="min_le_max",
+        ),
+        CheckConstraint(
+            "(min_qty IS NULL AND max_qty IS NULL) OR kind = 'pick_face'",
+            name="min_max_only_on_pick_faces",
+        ),
+        CheckConstraint("aisle IS NULL OR aisle >= 1", name="aisle_positive"),
+        CheckConstraint("bay IS NULL OR bay >= 1", name="bay_positive"),
+        CheckConstraint("level IS NULL OR level >= 1", name="level_positive"),
+        CheckConstraint("block IS NULL OR block >= 1", name="block_positive"),
+        UniqueConstraint("site_id", "aisle", "bay", "side", "level"),
+        Index("ix_slot_site_kind", "site_id", "kind"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("site.id"), index=True)
+    zone_id: Mapped[int] = mapped_column(ForeignKey("zone.id"), index=True)
+    barcode: Mapped[str] = mapped_column(String(64), unique=True)
+    kind: Mapped[SlotKind] = mapped_column(_enum(SlotKind, "slot_kind"))
+    block: Mapped[int | None] = mapped_column(Integer)
+    aisle: Mapped[int | None] = mapped_column(Integer)
+    bay: Mapped[int | None] = mapped_column(Integer)
+    side: Mapped[SlotSide | None] = mapped_column(_enum(SlotSide, "slot_side"))
+    level: Mapped[int | None] = mapped_column(Integer)
+    volume_cm3: Mapped[int | None] = mapped_column(Integer)
+    max_weight_g: Mapped[int | None] = mapped_column(Integer)
+    #: The item a pick face is dedicated to (pick faces only; reserve slots hold anything).
+    item_id: Mapped[int | None] = mapped_column(ForeignKey("item.id"), index=True)
+    min_qty: Mapped[int | None] = mapped_column(Integer)
+    max_qty: Mapped[int | None] = mapped_column(Integer)
+    locked: Mapped[bool] = mapped_column(Boolean, default=False)
+    lock_reason: Mapped[str | None] = mapped_column(String(255))
+
+    site: Mapped[Site] = relationship()
+    zone: Mapped[Zone] = relationship()
+    item: Mapped[Item | None] = relationship()
+
+
+# --- items --------------------------------------------------------------------------------
+
+
+class Item(Base):
+    """A stock-keeping unit."""
+
+    __tablename__ = "item"
+    __table_args__ = (
+        CheckConstraint("length_mm > 0 AND width_mm > 0 AND height_mm > 0", name="dims_positive"),
+        CheckConstraint("weight_g > 0", name="weight_positive"),
+        CheckConstraint("NOT expiry_tracked OR lot_tracked", name="expiry_needs_lot"),
+        CheckConstraint("shelf_life_days IS NULL OR shelf_life_days > 0", name="shelf_life"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sku: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    length_mm: Mapped[int] = mapped_column(Integer)
+    width_mm: Mapped[int] = mapped_column(Integer)
+    height_mm: Mapped[int] = mapped_column(Integer)
+    weight_g: Mapped[int] = mapped_column(Integer)
+    lot_tracked: Mapped[bool] = mapped_column(Boolean, default=False)
+    expiry_tracked: Mapped[bool] = mapped_column(Boolean, default=False)
+    shelf_life_days: Mapped[int | None] = mapped_column(Integer)
+    temperature: Mapped[Temperature] = mapped_column(_enum(Temperature, "temperature"))
+    velocity: Mapped[VelocityClass] = mapped_column(
+        _enum(VelocityClass, "velocity_class"), default=VelocityClass.C
+    )
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+    barcodes: Mapped[list[ItemBarcode]] = relationship(
+        back_populates="item", cascade="all, delete-orphan"
+    )
+
+    @property
+    def volume_cm3(self) -> int:
+        return max(1, (self.length_mm * self.width_mm * self.height_mm) // 1000)
+
+
+class ItemBarcode(Base):
+    """A barcode that identifies an item (GTIN-8/12/13/14 or an internal code) and a pack size."""
+
+    __tablename__ = "item_barcode"
+    __table_args__ = (CheckConstraint("quantity > 0", name="quantity_positive"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("item.id", ondelete="CASCADE"), index=True)
+    barcode: Mapped[str] = mapped_column(String(64), unique=True)
+    #: Units one scan of this barcode stands for (1 for the consumer unit, 6 for a case...).
+    quantity: Mapped[int] = mapped_column(Integer, default=1)
+
+    item: Mapped[Item] = relationship(back_populates="barcodes")
+
+
+# --- stock and its ledger -----------------------------------------------------------------
+
+
+class Stock(Base):
+    """Units of one item, lot and expiry in one slot.
+
+    ``on_hand`` always equals the sum of the row's ledger movements and ``reserved`` the sum of
+    its open allocations (invariant 1; ``wms check`` verifies both). Items without lot tracking
+    use the empty lot ``''`` so that the unique key works on every backend.
+    """
+
+    __tablename__ = "stock"
+    __table_args__ = (
+        CheckConstraint("on_hand >= 0", name="on_hand_nonnegative"),
+        CheckConstraint("reserved >= 0 AND reserved <= on_hand", name="reserved_within_on_hand"),
+        UniqueConstraint("slot_id", "item_id", "lot"),
+        Index("ix_stock_item_expiry", "item_id", "expiry"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slot_id: Mapped[int] = mapped_column(ForeignKey("slot.id"), index=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("item.id"))
+    lot: Mapped[str] = mapped_column(String(64), default="")
+    expiry: Mapped[dt.date | None] = mapped_column(Date)
+    on_hand: Mapped[int] = mapped_column(Integer, default=0)
+    reserved: Mapped[int] = mapped_column(Integer, default=0)
+    #: When the first units of this row arrived: the FIFO key.
+    received_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    slot: Mapped[Slot] = relationship()
+    item: Mapped[Item] = relationship()
+
+    @property
+    def available(self) -> int:
+        return self.on_hand - self.reserved
+
+
+class Movement(Base):
+    """One entry of the append-only stock ledger: a signed change of one Stock row's on-hand.
+
+    Never updated, never deleted: database triggers (see the initial migration) refuse both.
+    """
+
+    __tablename__ = "movement"
+    __table_args__ = (
+        CheckConstraint("quantity <> 0", name="quantity_nonzero"),
+        Index("ix_movement_operation", "operation_id"),
+        Index("ix_movement_created", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    stock_id: Mapped[int] = mapped_column(ForeignKey("stock.id"), index=True)
+    kind: Mapped[MovementKind] = mapped_column(_enum(MovementKind, "movement_kind"))
+    quantity: Mapped[int] = mapped_column(Integer)
+    #: Links the rows written by one operation (the two sides of a move, for instance).
+    operation_id: Mapped[str] = mapped_column(String(36))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    reason: Mapped[str] = mapped_column(String(255), default="")
+    #: What the movement is for, e.g. "order:123/line:2" or "receipt:45".
+    reference: Mapped[str | None] = mapped_column(String(120))
+    idempotency_key: Mapped[str | None] = mapped_column(String(128))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    stock: Mapped[Stock] = relationship()
+
+
+# --- orders and allocations -----------------------------------------------------------------
+
+
+class Order(Base):
+    """A customer order promised for delivery from one front warehouse in a time window."""
+
+    __tablename__ = "customer_order"
+    __table_args__ = (
+        CheckConstraint("promised_end > promised_start", name="window_order"),
+        CheckConstraint("latitude BETWEEN -90 AND 90", name="latitude_range"),
+        CheckConstraint("longitude BETWEEN -180 AND 180", name="longitude_range"),
+        Index("ix_customer_order_site_status", "site_id", "status"),
+        Index("ix_customer_order_promised_start", "promised_start"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str] = mapped_column(String(32), unique=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("site.id"))
+    customer_name: Mapped[str] = mapped_column(String(120))
+    phone: Mapped[str] = mapped_column(String(32), default="")
+    address: Mapped[str] = mapped_column(String(255))
+    latitude: Mapped[float] = mapped_column(Float)
+    longitude: Mapped[float] = mapped_column(Float)
+    promised_start: Mapped[dt.datetime]
+    promised_end: Mapped[dt.datetime]
+    #: Higher goes first.
+    priority: Mapped[int] = mapped_column(Integer, default=0)
+    status: Mapped[OrderStatus] = mapped_column(
+        _enum(OrderStatus, "order_status"), default=OrderStatus.OPEN
+    )
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    site: Mapped[Site] = relationship()
+    lines: Mapped[list[OrderLine]] = relationship(
+        back_populates="order", order_by="OrderLine.line_no"
+    )
+
+
+class OrderLine(Base):
+    __tablename__ = "order_line"
+    __table_args__ = (
+        CheckConstraint("quantity > 0", name="quantity_positive"),
+        CheckConstraint("picked_qty >= 0 AND picked_qty <= quantity", name="picked_within"),
+        UniqueConstraint("order_id", "line_no"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("customer_order.id"))
+    line_no: Mapped[int] = mapped_column(Integer)
+    item_id: Mapped[int] = mapped_column(ForeignKey("item.id"), index=True)
+    quantity: Mapped[int] = mapped_column(Integer)
+    picked_qty: Mapped[int] = mapped_column(Integer, default=0)
+
+    order: Mapped[Order] = relationship(back_populates="lines")
+    item: Mapped[Item] = relationship()
+
+
+class Allocation(Base):
+    """Units of one Stock row reserved for one order line.
+
+    ``Stock.reserved`` is the sum of the row's open allocations; reservations are not ledger
+    movements.
+    """
+
+    __tablename__ = "allocation"
+    __table_args__ = (
+        CheckConstraint("quantity > 0", name="quantity_positive"),
+        Index("ix_allocation_stock_status", "stock_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_line_id: Mapped[int] = mapped_column(ForeignKey("order_line.id"), index=True)
+    stock_id: Mapped[int] = mapped_column(ForeignKey("stock.id"))
+    quantity: Mapped[int] = mapped_column(Integer)
+    status: Mapped[AllocationStatus] = mapped_column(
+        _enum(AllocationStatus, "allocation_status"), default=AllocationStatus.OPEN
+    )
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    closed_at: Mapped[dt.datetime | None]
+
+    order_line: Mapped[OrderLine] = relationship()
+    stock: Mapped[Stock] = relationship()
+
+
+# --- people ---------------------------------------------------------------------------------
+
+user_site = Table(
+    "user_site",
+    Base.metadata,
+    Column("user_id", ForeignKey("app_user.id", ondelete="CASCADE"), primary_key=True),
+    Column("site_id", ForeignKey("site.id", ondelete="CASCADE"), primary_key=True),
+)
+
+
+class User(Base):
+    """A person who signs in: by badge scan (+ PIN) on a handheld, by password on the console.
+
+    Badges are looked up by an HMAC of the badge number, never stored in clear; PINs and
+    passwords are argon2 hashes.
+    """
+
+    __tablename__ = "app_user"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    display_name: Mapped[str] = mapped_column(String(120))
+    role: Mapped[Role] = mapped_column(_enum(Role, "role"))
+    badge_hmac: Mapped[str | None] = mapped_column(String(64), unique=True)
+    pin_hash: Mapped[str | None] = mapped_column(String(255))
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    sites: Mapped[list[Site]] = relationship(secondary=user_site)
+
+
+# --- carriers -------------------------------------------------------------------------------
+
+
+class Carrier(Base):
+    """A delivery company whose vehicles and drivers carry orders from the front warehouses."""
+
+    __tablename__ = "carrier"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(120))
+    contact_email: Mapped[str] = mapped_column(String(255), default="")
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+    vehicles: Mapped[list[Vehicle]] = relationship(back_populates="carrier")
+
+
+class Vehicle(Base):
+    """One vehicle of a carrier, based at a site for a daily shift (site-local times)."""
+
+    __tablename__ = "vehicle"
+    __table_args__ = (
+        UniqueConstraint("carrier_id", "code"),
+        CheckConstraint("capacity_totes > 0", name="totes_positive"),
+        CheckConstraint("capacity_kg > 0", name="kg_positive"),
+        CheckConstraint("shift_end > shift_start", name="shift_order"),
+        CheckConstraint("NOT frozen OR chilled", name="frozen_implies_chilled"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    carrier_id: Mapped[int] = mapped_column(ForeignKey("carrier.id"))
+    site_id: Mapped[int] = mapped_column(ForeignKey("site.id"), index=True)
+    code: Mapped[str] = mapped_column(String(32))
+    kind: Mapped[VehicleKind] = mapped_column(_enum(VehicleKind, "vehicle_kind"))
+    plate: Mapped[str] = mapped_column(String(16), default="")
+    capacity_totes: Mapped[int] = mapped_column(Integer)
+    capacity_kg: Mapped[int] = mapped_column(Integer)
+    chilled: Mapped[bool] = mapped_column(Boolean, default=False)
+    frozen: Mapped[bool] = mapped_column(Boolean, default=False)
+    shift_start: Mapped[dt.time] = mapped_column(Time)
+    shift_end: Mapped[dt.time] = mapped_column(Time)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+    carrier: Mapped[Carrier] = relationship(back_populates="vehicles")
+    site: Mapped[Site] = relationship()
+
+
+__all__ = [
+    "Allocation",
+    "AllocationStatus",
+    "Base",
+    "Carrier",
+    "Item",
+    "ItemBarcode",
+    "Movement",
+    "MovementKind",
+    "Order",
+    "OrderLine",
+    "OrderStatus",
+    "Role",
+    "Site",
+    "SiteKind",
+    "Slot",
+    "SlotKind",
+    "SlotSide",
+    "Stock",
+    "Temperature",
+    "User",
+    "Vehicle",
+    "VehicleKind",
+    "VelocityClass",
+    "Zone",
+    "utcnow",
+]
