@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Flask, send_from_directory
+from flask import Flask, Response, send_from_directory
 from flask_smorest import Api
 
 API_PREFIX = "/api"
@@ -38,7 +38,7 @@ def init_app(app: Flask) -> None:
     assets = swagger_ui_bundle.swagger_ui_path
 
     @app.get(f"{API_PREFIX}/docs/assets/<path:filename>")
-    def swagger_ui_assets(filename: str):  # type: ignore[no-untyped-def]
+    def swagger_ui_assets(filename: str) -> Response:
         return send_from_directory(assets, filename, max_age=86400)
 
     from api import health

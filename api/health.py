@@ -28,6 +28,6 @@ def health() -> Any:
         database().ping()
     except SQLAlchemyError as exc:
         current_app.logger.warning("health check failed: %s", exc)
-        reason = str(exc.orig if getattr(exc, "orig", None) else exc).splitlines()[0]
+        reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
         return {"status": "unavailable", "database": reason}, 503
     return {"status": "ok", "database": "ok"}

@@ -61,9 +61,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if "database_url" in names or "new_database" in names:
             item.add_marker(pytest.mark.db)
         if item.get_closest_marker("postgres") and BACKEND != "postgresql":
-            item.add_marker(
-                pytest.mark.skip(reason="needs PostgreSQL: set WMS_TEST_DATABASE_URL")
-            )
+            item.add_marker(pytest.mark.skip(reason="needs PostgreSQL: set WMS_TEST_DATABASE_URL"))
 
 
 # --- databases ----------------------------------------------------------------------------
@@ -222,9 +220,7 @@ def make_site(session: Session) -> Callable[..., Site]:
 
 @pytest.fixture
 def make_zone(session: Session, make_site: Callable[..., Site]) -> Callable[..., Zone]:
-    def make(
-        *, site: Site | None = None, temperature: Temperature = Temperature.AMBIENT
-    ) -> Zone:
+    def make(*, site: Site | None = None, temperature: Temperature = Temperature.AMBIENT) -> Zone:
         site = site or make_site()
         zone = Zone(
             site_id=site.id,

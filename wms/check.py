@@ -90,22 +90,21 @@ def verify(session: Session) -> Report:
         or 0,
     )
     for stock_id, slot, sku, lot, on_hand, reserved, in_ledger, allocated in rows:
-
-        def broken(rule: str, expected: object, found: object) -> None:
-            report.violations.append(
-                Violation(stock_id, slot, sku, lot, rule, str(expected), str(found))
-            )
-
+        broken: list[tuple[str, object, object]] = []
         if on_hand < 0:
-            broken("on_hand >= 0", ">= 0", on_hand)
+            broken.append(("on_hand >= 0", ">= 0", on_hand))
         if reserved < 0:
-            broken("reserved >= 0", ">= 0", reserved)
+            broken.append(("reserved >= 0", ">= 0", reserved))
         if reserved > on_hand:
-            broken("reserved <= on_hand", f"<= {on_hand}", reserved)
+            broken.append(("reserved <= on_hand", f"<= {on_hand}", reserved))
         if on_hand != in_ledger:
-            broken("on_hand = ledger sum", f"on_hand {in_ledger}", f"on_hand {on_hand}")
+            broken.append(("on_hand = ledger sum", f"on_hand {in_ledger}", f"on_hand {on_hand}"))
         if reserved != allocated:
-            broken(
-                "reserved = open allocations", f"reserved {allocated}", f"reserved {reserved}"
+            broken.append(
+                ("reserved = open allocations", f"reserved {allocated}", f"reserved {reserved}")
             )
+        report.violations.extend(
+            Violation(stock_id, slot, sku, lot, rule, str(expected), str(found))
+            for rule, expected, found in broken
+        )
     return report

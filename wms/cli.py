@@ -30,7 +30,13 @@ err_console = Console(stderr=True)
 def _create_app() -> Flask:
     from wms.app import create_app
 
-    return create_app()
+    app = create_app()
+    engine = database(app).engine
+    ctx = click.get_current_context(silent=True)
+    if ctx is not None and engine is not None:
+        # Close pooled connections when the command ends (matters when run in-process).
+        ctx.call_on_close(engine.dispose)
+    return app
 
 
 def _one_line(exc: BaseException) -> str:
@@ -107,7 +113,10 @@ def serve(host: str, port: int, workers: int) -> None:
 
         run_gunicorn(host=host, port=port, workers=workers)
     else:
-        app.run(host=host, port=port, threaded=True, use_reloader=False, debug=False)
+        from werkzeug.serving import run_simple
+
+        # Flask's own server (what `flask run` uses); app.run() refuses inside a Flask CLI.
+        run_simple(host, port, app, threaded=True, use_reloader=False, use_debugger=False)
 
 
 def _print_banner(app: Flask, host: str, port: int) -> None:
@@ -222,9 +231,7 @@ def demo() -> None:
     help="Load only when the database is empty; otherwise do nothing and exit 0.",
 )
 @with_appcontext
-def demo_load(
-    size: str, seed: int, day: dt.datetime | None, force: bool, if_empty: bool
-) -> None:
+def demo_load(size: str, seed: int, day: dt.datetime | None, force: bool, if_empty: bool) -> None:
     """Load the demo network into the database."""
     from wms import demo as demo_network
 
@@ -246,7 +253,9 @@ def demo_load(
     spec = demo_network.SIZES[size]
     plan = demo_network.build(spec, seed=seed, day=day.date() if day else None)
     with sessions.begin() as session:
-        counts = demo_network.write(session, plan, progress=True)
+        counts = demo_network.write(
+            session, plan, secret_key=current_app.config["SECRET_KEY"], progress=True
+        )
     click.echo(
         "loaded the {size} demo network (seed {seed}): {counts}".format(
             size=size, seed=seed, counts=", ".join(f"{v:,} {k}" for k, v in counts.items())
@@ -281,4 +290,3 @@ def check_command(limit: int) -> None:
     if len(report.violations) > limit:
         err_console.print(f"... and {len(report.violations) - limit} more")
     sys.exit(1)
-

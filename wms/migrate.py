@@ -15,6 +15,9 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 #: Tables that belong to libraries rather than to our models (APScheduler's job store).
 LIBRARY_TABLES = frozenset({"apscheduler_jobs"})
 
+#: PostgreSQL functions created by our migrations (dropped by ``drop_everything``).
+LEDGER_FUNCTIONS = ("movement_append_only",)
+
 
 def alembic_config(engine: Engine) -> Config:
     """An Alembic config whose env.py runs on the given engine."""
@@ -65,3 +68,7 @@ def drop_everything(engine: Engine) -> None:
     metadata.reflect(engine)
     with engine.begin() as conn:
         metadata.drop_all(conn)
+        if conn.dialect.name == "postgresql":
+            # Functions outlive their tables' triggers; drop the ones our migrations create.
+            for function in LEDGER_FUNCTIONS:
+                conn.exec_driver_sql(f"DROP FUNCTION IF EXISTS {function}() CASCADE")

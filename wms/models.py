@@ -27,7 +27,6 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
-    Text,
     Time,
     UniqueConstraint,
 )
@@ -192,7 +191,7 @@ class Site(Base):
     longitude: Mapped[float] = mapped_column(Float)
     #: IANA time zone; cut-offs and windows are computed in this local time.
     timezone: Mapped[str] = mapped_column(String(64))
-    #: Rack geometry for pick paths (aisles, blocks, bays, pitches, depot); see docs/architecture.md.
+    #: Rack geometry for pick paths (aisles, blocks, bays, pitches, depot): docs/architecture.md.
     layout: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

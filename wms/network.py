@@ -69,7 +69,5 @@ def summary(session: Session) -> NetworkSummary:
 def sites(session: Session) -> list[Site]:
     """Every site, the central DCs first, then by code."""
     return list(
-        session.scalars(
-            select(Site).order_by((Site.kind == SiteKind.FRONT_WAREHOUSE), Site.code)
-        )
+        session.scalars(select(Site).order_by((Site.kind == SiteKind.FRONT_WAREHOUSE), Site.code))
     )
