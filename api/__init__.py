@@ -5,7 +5,24 @@ from __future__ import annotations
 from flask import Flask, Response, send_from_directory
 from flask_smorest import Api
 
+from api.schemas import ProblemSchema
+
 API_PREFIX = "/api"
+
+
+class ProblemApi(Api):
+    """flask-smorest's Api, documenting errors as problem+json documents."""
+
+    ERROR_SCHEMA = ProblemSchema
+
+    def _register_responses(self) -> None:
+        # flask-smorest documents its shared error responses with the success content type;
+        # ours are application/problem+json, so say so in the spec.
+        self.DEFAULT_RESPONSE_CONTENT_TYPE = "application/problem+json"
+        try:
+            super()._register_responses()
+        finally:
+            self.DEFAULT_RESPONSE_CONTENT_TYPE = "application/json"
 
 
 def init_app(app: Flask) -> None:
@@ -32,7 +49,7 @@ def init_app(app: Flask) -> None:
         },
     )
 
-    api = Api(app)
+    api = ProblemApi(app)
     app.extensions["wms.api"] = api
 
     assets = swagger_ui_bundle.swagger_ui_path
