@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 from flask import Flask, current_app
-from flask.cli import FlaskGroup, with_appcontext
+from flask.cli import FlaskGroup, ScriptInfo, with_appcontext
 from rich.console import Console
 from rich.table import Table
 from sqlalchemy import Engine
@@ -48,6 +48,15 @@ def _one_line(exc: BaseException) -> str:
 
 class WmsGroup(FlaskGroup):
     """Flask's CLI group, with errors a user can fix turned into one readable line."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        # Flask builds the app to list its commands and prints any failure with a traceback;
+        # our commands are all on this group, so list them without an app when it cannot load.
+        try:
+            ctx.ensure_object(ScriptInfo).load_app()
+        except (WmsError, SQLAlchemyError):
+            return sorted(click.Group.list_commands(self, ctx))
+        return super().list_commands(ctx)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
