@@ -58,7 +58,7 @@ def pytest_report_header(config: pytest.Config) -> str:
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
         names = getattr(item, "fixturenames", ())
-        if "database_url" in names or "new_database" in names:
+        if {"database_url", "new_database", "database_factory"} & set(names):
             item.add_marker(pytest.mark.db)
         if item.get_closest_marker("postgres") and BACKEND != "postgresql":
             item.add_marker(pytest.mark.skip(reason="needs PostgreSQL: set WMS_TEST_DATABASE_URL"))
