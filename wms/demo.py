@@ -601,129 +601,52 @@ def _insert(
     return ids
 
 
-def _strip(row: dict[str, Any], *keys: str) -> dict[str, Any]:
-    return {k: v for k, v in row.items() if k not in keys and not k.endswith("_ix")}
+def _rows(rows: Sequence[dict[str, Any]], **refs: list[int]) -> list[dict[str, Any]]:
+    """Plan rows as table rows: ``site=site_ids`` turns each ``site_ix`` into a ``site_id``."""
+    out = []
+    for row in rows:
+        values = {k: v for k, v in row.items() if not k.endswith("_ix") and k != "popularity"}
+        for name, ids in refs.items():
+            ix = row[f"{name}_ix"]
+            values[f"{name}_id"] = ids[ix] if ix is not None else None
+        out.append(values)
+    return out
 
 
 def write(
     session: Session, plan: DemoPlan, *, secret_key: str, progress: bool = False
 ) -> dict[str, int]:
     """Insert the plan; stock arrives through receipt movements. Returns counts per table."""
-    total = (
-        len(plan.sites)
-        + len(plan.zones)
-        + len(plan.items)
-        + len(plan.barcodes)
-        + len(plan.slots)
-        + 2 * len(plan.stock)
-        + len(plan.orders)
-        + len(plan.lines)
-        + len(plan.carriers)
-        + len(plan.vehicles)
-    )
+    total = sum(
+        len(rows)
+        for rows in (plan.sites, plan.zones, plan.items, plan.barcodes, plan.slots, plan.stock,
+                     plan.stock, plan.orders, plan.lines, plan.carriers, plan.vehicles)
+    )  # fmt: skip
     with _progress(progress) as bar:
         steps = _Steps(bar, total)
-        site_ids = _insert(session, Site, [_strip(s) for s in plan.sites], steps, "sites")
-        zone_ids = _insert(
-            session,
-            Zone,
-            [{**_strip(z), "site_id": site_ids[z["site_ix"]]} for z in plan.zones],
-            steps,
-            "zones",
-        )
-        item_ids = _insert(
-            session, Item, [_strip(i, "popularity") for i in plan.items], steps, "items"
-        )
-        _insert(
-            session,
-            ItemBarcode,
-            [{**_strip(b), "item_id": item_ids[b["item_ix"]]} for b in plan.barcodes],
-            steps,
-            "barcodes",
-        )
-        slot_rows = [
-            {
-                **_strip(s),
-                "site_id": site_ids[s["site_ix"]],
-                "zone_id": zone_ids[s["zone_ix"]],
-                "item_id": item_ids[s["item_ix"]] if s["item_ix"] is not None else None,
-            }
-            for s in plan.slots
-        ]
+        site_ids = _insert(session, Site, _rows(plan.sites), steps, "sites")
+        zone_ids = _insert(session, Zone, _rows(plan.zones, site=site_ids), steps, "zones")
+        item_ids = _insert(session, Item, _rows(plan.items), steps, "items")
+        _insert(session, ItemBarcode, _rows(plan.barcodes, item=item_ids), steps, "barcodes")
+        slot_rows = _rows(plan.slots, site=site_ids, zone=zone_ids, item=item_ids)
         slot_ids = _insert(session, Slot, slot_rows, steps, "slots")
-        stock_ids = _insert(
-            session,
-            Stock,
-            [
-                {
-                    **_strip(s),
-                    "slot_id": slot_ids[s["slot_ix"]],
-                    "item_id": item_ids[s["item_ix"]],
-                    "reserved": 0,
-                }
-                for s in plan.stock
-            ],
-            steps,
-            "stock",
-        )
+        stock_rows = _rows(plan.stock, slot=slot_ids, item=item_ids)
+        stock_ids = _insert(session, Stock, stock_rows, steps, "stock")
         # The ledger: one receipt per stock row, so on-hand equals the sum of movements.
         operation = str(uuid.UUID(int=random.Random(plan.seed).getrandbits(128)))
-        _insert(
-            session,
-            Movement,
-            [
-                {
-                    "stock_id": stock_id,
-                    "kind": MovementKind.RECEIPT,
-                    "quantity": s["on_hand"],
-                    "operation_id": operation,
-                    "reason": "demo network opening stock",
-                    "reference": "demo",
-                    "created_at": s["received_at"],
-                }
-                for stock_id, s in zip(stock_ids, plan.stock, strict=True)
-            ],
-            steps,
-            "ledger",
-        )
-        order_ids = _insert(
-            session,
-            Order,
-            [{**_strip(o), "site_id": site_ids[o["site_ix"]]} for o in plan.orders],
-            steps,
-            "orders",
-        )
-        _insert(
-            session,
-            OrderLine,
-            [
-                {
-                    **_strip(line),
-                    "order_id": order_ids[line["order_ix"]],
-                    "item_id": item_ids[line["item_ix"]],
-                }
-                for line in plan.lines
-            ],
-            steps,
-            "order lines",
-        )
-        carrier_ids = _insert(
-            session, Carrier, [_strip(c) for c in plan.carriers], steps, "carriers"
-        )
-        _insert(
-            session,
-            Vehicle,
-            [
-                {
-                    **_strip(v),
-                    "carrier_id": carrier_ids[v["carrier_ix"]],
-                    "site_id": site_ids[v["site_ix"]],
-                }
-                for v in plan.vehicles
-            ],
-            steps,
-            "vehicles",
-        )
+        receipts = [
+            {"stock_id": stock_id, "kind": MovementKind.RECEIPT, "quantity": s["on_hand"],
+             "operation_id": operation, "reason": "demo network opening stock",
+             "reference": "demo", "created_at": s["received_at"]}
+            for stock_id, s in zip(stock_ids, plan.stock, strict=True)
+        ]  # fmt: skip
+        _insert(session, Movement, receipts, steps, "ledger")
+        order_ids = _insert(session, Order, _rows(plan.orders, site=site_ids), steps, "orders")
+        line_rows = _rows(plan.lines, order=order_ids, item=item_ids)
+        _insert(session, OrderLine, line_rows, steps, "order lines")
+        carrier_ids = _insert(session, Carrier, _rows(plan.carriers), steps, "carriers")
+        vehicle_rows = _rows(plan.vehicles, carrier=carrier_ids, site=site_ids)
+        _insert(session, Vehicle, vehicle_rows, steps, "vehicles")
     _write_users(session, site_ids, secret_key)
     session.flush()
     return {
