@@ -27,6 +27,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    Text,
     Time,
     UniqueConstraint,
 )
@@ -156,6 +157,45 @@ class OrderStatus(enum.StrEnum):
     CANCELLED = "cancelled"
 
 
+class ReceiptKind(enum.StrEnum):
+    ASN = "asn"
+    BLIND = "blind"
+
+
+class ReceiptStatus(enum.StrEnum):
+    OPEN = "open"
+    CLOSED = "closed"
+    CANCELLED = "cancelled"
+
+
+class TaskKind(enum.StrEnum):
+    PUTAWAY = "putaway"
+    REPLENISHMENT = "replenishment"
+    MOVE = "move"
+
+
+class TaskStatus(enum.StrEnum):
+    OPEN = "open"
+    IN_PROGRESS = "in_progress"
+    DONE = "done"
+    CANCELLED = "cancelled"
+
+
+class CountStatus(enum.StrEnum):
+    OPEN = "open"
+    PENDING_APPROVAL = "pending_approval"
+    APPLIED = "applied"
+    REJECTED = "rejected"
+    CANCELLED = "cancelled"
+
+
+class TokenRole(enum.StrEnum):
+    INTEGRATION = "integration"
+    SUPERVISOR = "supervisor"
+    PLANNER = "planner"
+    ADMIN = "admin"
+
+
 class Role(enum.StrEnum):
     ASSOCIATE = "associate"
     SUPERVISOR = "supervisor"
@@ -260,6 +300,9 @@ class Slot(Base):
     max_qty: Mapped[int | None] = mapped_column(Integer)
     locked: Mapped[bool] = mapped_column(Boolean, default=False)
     lock_reason: Mapped[str | None] = mapped_column(String(255))
+    #: Set by a short pick or a supervisor: the slot waits for a cycle count.
+    needs_count: Mapped[bool] = mapped_column(Boolean, default=False)
+    count_reason: Mapped[str | None] = mapped_column(String(255))
 
     site: Mapped[Site] = relationship()
     zone: Mapped[Zone] = relationship()
@@ -453,6 +496,7 @@ class Allocation(Base):
     __tablename__ = "allocation"
     __table_args__ = (
         CheckConstraint("quantity > 0", name="quantity_positive"),
+        CheckConstraint("picked_qty >= 0 AND picked_qty <= quantity", name="picked_within"),
         Index("ix_allocation_stock_status", "stock_id", "status"),
     )
 
@@ -460,6 +504,8 @@ class Allocation(Base):
     order_line_id: Mapped[int] = mapped_column(ForeignKey("order_line.id"), index=True)
     stock_id: Mapped[int] = mapped_column(ForeignKey("stock.id"))
     quantity: Mapped[int] = mapped_column(Integer)
+    #: Units confirmed picked; below ``quantity`` after a short pick.
+    picked_qty: Mapped[int] = mapped_column(Integer, default=0)
     status: Mapped[AllocationStatus] = mapped_column(
         _enum(AllocationStatus, "allocation_status"), default=AllocationStatus.OPEN
     )
@@ -549,30 +595,199 @@ class Vehicle(Base):
     site: Mapped[Site] = relationship()
 
 
-__all__ = [
-    "Allocation",
-    "AllocationStatus",
-    "Base",
-    "Carrier",
-    "Item",
-    "ItemBarcode",
-    "Movement",
-    "MovementKind",
-    "Order",
-    "OrderLine",
-    "OrderStatus",
-    "Role",
-    "Site",
-    "SiteKind",
-    "Slot",
-    "SlotKind",
-    "SlotSide",
-    "Stock",
-    "Temperature",
-    "User",
-    "Vehicle",
-    "VehicleKind",
-    "VelocityClass",
-    "Zone",
-    "utcnow",
-]
+# --- inbound, tasks and counts ------------------------------------------------------------------
+
+
+class Receipt(Base):
+    """Goods arriving at a site: against an advance shipping notice (ASN) or blind."""
+
+    __tablename__ = "receipt"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str] = mapped_column(String(32), unique=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("site.id"), index=True)
+    kind: Mapped[ReceiptKind] = mapped_column(_enum(ReceiptKind, "receipt_kind"))
+    status: Mapped[ReceiptStatus] = mapped_column(
+        _enum(ReceiptStatus, "receipt_status"), default=ReceiptStatus.OPEN
+    )
+    supplier: Mapped[str] = mapped_column(String(120), default="")
+    #: The purchase or transfer order this receipt answers, if any.
+    reference: Mapped[str | None] = mapped_column(String(120))
+    #: The dock or staging slot where received units land.
+    dock_slot_id: Mapped[int] = mapped_column(ForeignKey("slot.id"))
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    closed_at: Mapped[dt.datetime | None]
+
+    lines: Mapped[list[ReceiptLine]] = relationship(
+        back_populates="receipt", order_by="ReceiptLine.line_no"
+    )
+    dock_slot: Mapped[Slot] = relationship()
+
+
+class ReceiptLine(Base):
+    """One item and lot of a receipt: expected (ASN) or not (blind), and what arrived."""
+
+    __tablename__ = "receipt_line"
+    __table_args__ = (
+        UniqueConstraint("receipt_id", "line_no"),
+        CheckConstraint("expected_qty IS NULL OR expected_qty > 0", name="expected_positive"),
+        CheckConstraint("received_qty >= 0", name="received_nonnegative"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    receipt_id: Mapped[int] = mapped_column(ForeignKey("receipt.id"), index=True)
+    line_no: Mapped[int] = mapped_column(Integer)
+    item_id: Mapped[int] = mapped_column(ForeignKey("item.id"))
+    lot: Mapped[str] = mapped_column(String(64), default="")
+    expiry: Mapped[dt.date | None] = mapped_column(Date)
+    expected_qty: Mapped[int | None] = mapped_column(Integer)
+    received_qty: Mapped[int] = mapped_column(Integer, default=0)
+
+    receipt: Mapped[Receipt] = relationship(back_populates="lines")
+    item: Mapped[Item] = relationship()
+
+    @property
+    def variance(self) -> int | None:
+        """Received minus expected: positive is over-receipt, negative under-receipt."""
+        return None if self.expected_qty is None else self.received_qty - self.expected_qty
+
+
+class Task(Base):
+    """Work for the floor that moves stock: put away, replenish a pick face, move."""
+
+    __tablename__ = "task"
+    __table_args__ = (
+        CheckConstraint("quantity > 0", name="quantity_positive"),
+        CheckConstraint("done_qty >= 0", name="done_nonnegative"),
+        Index("ix_task_site_status", "site_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("site.id"))
+    kind: Mapped[TaskKind] = mapped_column(_enum(TaskKind, "task_kind"))
+    status: Mapped[TaskStatus] = mapped_column(
+        _enum(TaskStatus, "task_status"), default=TaskStatus.OPEN
+    )
+    item_id: Mapped[int] = mapped_column(ForeignKey("item.id"))
+    lot: Mapped[str] = mapped_column(String(64), default="")
+    quantity: Mapped[int] = mapped_column(Integer)
+    done_qty: Mapped[int] = mapped_column(Integer, default=0)
+    from_slot_id: Mapped[int] = mapped_column(ForeignKey("slot.id"), index=True)
+    #: The suggested destination.
+    to_slot_id: Mapped[int | None] = mapped_column(ForeignKey("slot.id"), index=True)
+    #: Where the units really went (may differ from the suggestion when valid).
+    done_slot_id: Mapped[int | None] = mapped_column(ForeignKey("slot.id"))
+    assigned_to: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    completed_by: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    reference: Mapped[str | None] = mapped_column(String(120))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    completed_at: Mapped[dt.datetime | None]
+
+    item: Mapped[Item] = relationship()
+    from_slot: Mapped[Slot] = relationship(foreign_keys=[from_slot_id])
+    to_slot: Mapped[Slot | None] = relationship(foreign_keys=[to_slot_id])
+    done_slot: Mapped[Slot | None] = relationship(foreign_keys=[done_slot_id])
+
+
+class StockCount(Base):
+    """A blind cycle count of one slot; big variances wait for a supervisor."""
+
+    __tablename__ = "stock_count"
+    __table_args__ = (Index("ix_stock_count_slot_status", "slot_id", "status"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slot_id: Mapped[int] = mapped_column(ForeignKey("slot.id"))
+    status: Mapped[CountStatus] = mapped_column(
+        _enum(CountStatus, "count_status"), default=CountStatus.OPEN
+    )
+    reason: Mapped[str] = mapped_column(String(255), default="")
+    requested_by: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    counted_by: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    decided_by: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    counted_at: Mapped[dt.datetime | None]
+    closed_at: Mapped[dt.datetime | None]
+
+    slot: Mapped[Slot] = relationship()
+    lines: Mapped[list[StockCountLine]] = relationship(back_populates="count")
+
+
+class StockCountLine(Base):
+    """What was counted of one item and lot, and what the system expected at that moment."""
+
+    __tablename__ = "stock_count_line"
+    __table_args__ = (
+        UniqueConstraint("count_id", "item_id", "lot"),
+        CheckConstraint("counted_qty >= 0", name="counted_nonnegative"),
+        CheckConstraint("expected_qty >= 0", name="expected_nonnegative"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    count_id: Mapped[int] = mapped_column(ForeignKey("stock_count.id"), index=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("item.id"))
+    lot: Mapped[str] = mapped_column(String(64), default="")
+    expiry: Mapped[dt.date | None] = mapped_column(Date)
+    expected_qty: Mapped[int] = mapped_column(Integer)
+    counted_qty: Mapped[int] = mapped_column(Integer)
+
+    count: Mapped[StockCount] = relationship(back_populates="lines")
+    item: Mapped[Item] = relationship()
+
+    @property
+    def variance(self) -> int:
+        return self.counted_qty - self.expected_qty
+
+
+# --- API principals and idempotency ---------------------------------------------------------
+
+api_token_site = Table(
+    "api_token_site",
+    Base.metadata,
+    Column("token_id", ForeignKey("api_token.id", ondelete="CASCADE"), primary_key=True),
+    Column("site_id", ForeignKey("site.id", ondelete="CASCADE"), primary_key=True),
+)
+
+
+class ApiToken(Base):
+    """A bearer token for integrations and planners' scripts; only its SHA-256 is kept."""
+
+    __tablename__ = "api_token"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(120))
+    #: The first characters of the token, shown so people can tell tokens apart.
+    prefix: Mapped[str] = mapped_column(String(16), unique=True)
+    secret_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    role: Mapped[TokenRole] = mapped_column(_enum(TokenRole, "token_role"))
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    last_used_at: Mapped[dt.datetime | None]
+    expires_at: Mapped[dt.datetime | None]
+    revoked_at: Mapped[dt.datetime | None]
+
+    sites: Mapped[list[Site]] = relationship(secondary=api_token_site)
+
+
+class IdempotencyRecord(Base):
+    """The first answer to a mutating request, kept 24 h and replayed for the same key."""
+
+    __tablename__ = "idempotency_record"
+    __table_args__ = (
+        UniqueConstraint("principal", "method", "path", "key"),
+        Index("ix_idempotency_record_expires_at", "expires_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    principal: Mapped[str] = mapped_column(String(64))
+    method: Mapped[str] = mapped_column(String(8))
+    path: Mapped[str] = mapped_column(String(255))
+    key: Mapped[str] = mapped_column(String(128))
+    #: SHA-256 of the request body (and query), to refuse the same key with another payload.
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    status_code: Mapped[int] = mapped_column(Integer)
+    response_body: Mapped[str] = mapped_column(Text)
+    content_type: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[dt.datetime]
+
