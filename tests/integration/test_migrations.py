@@ -154,3 +154,76 @@ def test_postgresql_migrates_both_ways_with_its_ledger_trigger(fresh_engine):
     migrate.check(engine)
     assert migrate.current_revision(engine) == migrate.head_revision()
     assert _ledger_refuses_deletes(engine)
+
+
+def test_upgrading_a_database_that_holds_a_network_keeps_every_row(new_database):
+    """Each migration must run on a live database, not only on an empty one."""
+    from wms import check
+    from wms.db import make_sessions
+
+    engine = make_engine(new_database())
+    try:
+        migrate.upgrade(engine, "0001")
+        # Rows written with the first revision's columns only, as a real 0001 database holds.
+        with engine.begin() as conn:
+            counts_before = _write_minimal_network(conn)
+        migrate.upgrade(engine)
+        assert migrate.current_revision(engine) == migrate.head_revision()
+        migrate.check(engine)
+        with make_sessions(engine)() as session:
+            report = check.verify(session)
+        assert report.ok and report.stock_rows == counts_before
+    finally:
+        engine.dispose()
+
+
+def _write_minimal_network(conn) -> int:
+    """Insert a site, a slot, items and their stock with receipts, using 0001's tables."""
+    site = conn.execute(
+        text(
+            "INSERT INTO site (code, name, kind, address, latitude, longitude, timezone, active,"
+            " created_at) VALUES ('FW01', 'FW', 'front_warehouse', '', 52.3, 4.9,"
+            " 'Europe/Amsterdam', true, CURRENT_TIMESTAMP) RETURNING id"
+        )
+    ).scalar_one()
+    zone = conn.execute(
+        text(
+            "INSERT INTO zone (site_id, code, name, temperature) "
+            "VALUES (:site, 'AMB', 'Ambient', 'ambient') RETURNING id"
+        ),
+        {"site": site},
+    ).scalar_one()
+    slot = conn.execute(
+        text(
+            "INSERT INTO slot (site_id, zone_id, barcode, kind, locked) "
+            "VALUES (:site, :zone, 'FW01-01-01L-1', 'pick_face', false) RETURNING id"
+        ),
+        {"site": site, "zone": zone},
+    ).scalar_one()
+    rows = 0
+    for n in range(1, 21):
+        item_id = conn.execute(
+            text(
+                "INSERT INTO item (sku, name, length_mm, width_mm, height_mm, weight_g,"
+                " lot_tracked, expiry_tracked, temperature, velocity, active) VALUES"
+                " (:sku, :name, 10, 10, 10, 100, false, false, 'ambient', 'C', true)"
+                " RETURNING id"
+            ),
+            {"sku": f"SKU-{n}", "name": f"Item {n}"},
+        ).scalar_one()
+        stock_id = conn.execute(
+            text(
+                "INSERT INTO stock (slot_id, item_id, lot, on_hand, reserved, received_at)"
+                " VALUES (:slot, :item, '', :qty, 0, CURRENT_TIMESTAMP) RETURNING id"
+            ),
+            {"slot": slot, "item": item_id, "qty": n},
+        ).scalar_one()
+        conn.execute(
+            text(
+                "INSERT INTO movement (stock_id, kind, quantity, operation_id, reason,"
+                " created_at) VALUES (:stock, 'receipt', :qty, 'op', 'test', CURRENT_TIMESTAMP)"
+            ),
+            {"stock": stock_id, "qty": n},
+        )
+        rows += 1
+    return rows
