@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, settings
-from sqlalchemy import Connection, Engine, create_engine, text
+from sqlalchemy import Connection, Engine, create_engine, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -220,17 +220,28 @@ def make_site(session: Session) -> Callable[..., Site]:
 
 @pytest.fixture
 def make_zone(session: Session, make_site: Callable[..., Site]) -> Callable[..., Zone]:
+    """Zones of one default site per test unless a site is given; one zone per temperature."""
+    zones: dict[tuple[int, Temperature], Zone] = {}
+    default_site: list[Site] = []
+
     def make(*, site: Site | None = None, temperature: Temperature = Temperature.AMBIENT) -> Zone:
-        site = site or make_site()
-        zone = Zone(
-            site_id=site.id,
-            code=temperature.value.upper(),
-            name=temperature.value.title(),
-            temperature=temperature,
-        )
-        session.add(zone)
-        session.flush()
-        return zone
+        if site is None:
+            # A savepoint rolled back by a test takes its new rows with it: make them again.
+            if not default_site or not inspect(default_site[0]).persistent:
+                default_site[:] = [make_site()]
+            site = default_site[0]
+        key = (site.id, temperature)
+        if key not in zones or not inspect(zones[key]).persistent:
+            zone = Zone(
+                site_id=site.id,
+                code=temperature.value.upper(),
+                name=temperature.value.title(),
+                temperature=temperature,
+            )
+            session.add(zone)
+            session.flush()
+            zones[key] = zone
+        return zones[key]
 
     return make
 

@@ -1,0 +1,371 @@
+"""Allocation, pick confirmation and short picks: reserving units that can never be booked twice.
+
+``Stock.reserved`` always equals the sum of the row's open allocations. Every decision is
+taken on locked rows: the order line first (one allocator per line at a time), then the stock
+rows in id order. Expired units are never allocated; slots that are locked or waiting for a
+count are skipped.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import case, func, select
+from sqlalchemy.orm import Session
+
+from wms.errors import Conflict, NotFound, RuleViolation
+from wms.models import (
+    Allocation,
+    AllocationStatus,
+    Item,
+    MovementKind,
+    Order,
+    OrderLine,
+    OrderStatus,
+    Site,
+    Slot,
+    SlotKind,
+    Stock,
+    utcnow,
+)
+from wms.stock import (
+    InsufficientStock,
+    check_quantity,
+    flag_for_count,
+    lock_rows,
+    new_operation_id,
+    post,
+)
+
+ALLOCATABLE_ORDER_STATES = (OrderStatus.OPEN, OrderStatus.BACKORDERED, OrderStatus.ALLOCATED)
+
+
+class ExpiredStockOnly(Conflict):
+    """Units exist, but every one of them is past its expiry date."""
+
+    code = "expired_stock"
+
+
+@dataclass(slots=True)
+class AllocationResult:
+    order_line_id: int
+    requested: int
+    allocations: list[Allocation] = field(default_factory=list)
+    #: Units still missing after this call (0 when the line is fully allocated).
+    short: int = 0
+    reason: str | None = None
+
+    @property
+    def allocated(self) -> int:
+        return sum(a.quantity for a in self.allocations)
+
+
+def _site_today(session: Session, site_id: int) -> dt.date:
+    site = session.get(Site, site_id)
+    assert site is not None
+    return dt.datetime.now(ZoneInfo(site.timezone)).date()
+
+
+def _lock_line(session: Session, order_line_id: int) -> OrderLine:
+    line = session.scalars(
+        select(OrderLine)
+        .where(OrderLine.id == order_line_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).one_or_none()
+    if line is None:
+        raise NotFound(f"order line {order_line_id} does not exist", field="order_line_id")
+    return line
+
+
+def _committed(session: Session, line_id: int) -> int:
+    """Units of the line already allocated and not released (open ones, and picked ones)."""
+    picked_or_open = case(
+        (Allocation.status == AllocationStatus.PICKED, Allocation.picked_qty),
+        else_=Allocation.quantity,
+    )
+    return int(
+        session.scalar(
+            select(func.coalesce(func.sum(picked_or_open), 0)).where(
+                Allocation.order_line_id == line_id,
+                Allocation.status != AllocationStatus.RELEASED,
+            )
+        )
+        or 0
+    )
+
+
+def _walk_distance(slot: Slot, layout: dict[str, Any] | None) -> float:
+    """Metres from the depot at the front of aisle 1 to a rack slot (an estimate for ranking)."""
+    if slot.aisle is None or slot.bay is None:
+        return 0.0
+    pitch = float((layout or {}).get("aisle_pitch_m", 3.0))
+    bay_width = float((layout or {}).get("bay_width_m", 1.3))
+    return (slot.aisle - 1) * pitch + (slot.bay - 0.5) * bay_width
+
+
+def allocate(
+    session: Session,
+    order_line_id: int,
+    *,
+    today: dt.date | None = None,
+    refuse_if_none: bool = False,
+) -> AllocationResult:
+    """Reserve stock for an order line: FEFO, then FIFO, pick faces before reserve, nearest.
+
+    Allocates what it can (partial allocation); the result says how many units are short and
+    why. Expired units, locked slots and slots waiting for a count are never used. With
+    ``refuse_if_none``, a line that gets nothing raises 409 (expired_stock or
+    insufficient_stock) instead.
+    """
+    result = _allocate(session, order_line_id, today=today)
+    if refuse_if_none and result.short and not result.allocations:
+        if result.reason == EXPIRED_ONLY:
+            raise ExpiredStockOnly(
+                "only expired stock remains for this item", field="order_line_id"
+            )
+        raise InsufficientStock(
+            "no stock available for this item", available=0, field="order_line_id"
+        )
+    return result
+
+
+EXPIRED_ONLY = "only expired stock remains"
+
+
+def _allocate(session: Session, order_line_id: int, *, today: dt.date | None) -> AllocationResult:
+    line = _lock_line(session, order_line_id)
+    order = session.get(Order, line.order_id)
+    assert order is not None
+    if order.status not in ALLOCATABLE_ORDER_STATES:
+        raise Conflict(
+            f"order {order.number} is {order.status.value} and cannot be allocated",
+            field="order_line_id",
+        )
+    item = session.get(Item, line.item_id)
+    assert item is not None
+    needed = line.quantity - _committed(session, line.id)
+    result = AllocationResult(order_line_id=line.id, requested=max(needed, 0))
+    if needed <= 0:
+        return result
+    today = today or _site_today(session, order.site_id)
+
+    usable = (
+        select(Stock, Slot)
+        .join(Slot, Slot.id == Stock.slot_id)
+        .where(
+            Stock.item_id == item.id,
+            Slot.site_id == order.site_id,
+            Slot.kind.in_((SlotKind.PICK_FACE, SlotKind.RESERVE)),
+            Slot.locked.is_(False),
+            Slot.needs_count.is_(False),
+            Stock.on_hand > Stock.reserved,
+        )
+    )
+    fresh = usable.where((Stock.expiry.is_(None)) | (Stock.expiry >= today))
+    candidates = session.execute(fresh).tuples().all()
+    if not candidates:
+        expired = session.execute(usable.limit(1)).first()
+        result.short = needed
+        result.reason = EXPIRED_ONLY if expired else "no stock available"
+        return result
+
+    site = session.get(Site, order.site_id)
+    layout = site.layout if site else None
+    rows = lock_rows(session, [stock.id for stock, _ in candidates])
+    far = dt.date.max
+
+    def preference(pair: tuple[Stock, Slot]) -> tuple[Any, ...]:
+        stock, slot = pair
+        return (
+            (stock.expiry or far) if item.expiry_tracked else far,  # FEFO
+            stock.received_at,  # FIFO
+            0 if slot.kind is SlotKind.PICK_FACE else 1,  # pick faces before reserve
+            _walk_distance(slot, layout),  # nearest
+            stock.id,
+        )
+
+    for stock, _slot in sorted(((rows[s.id], slot) for s, slot in candidates), key=preference):
+        available = stock.on_hand - stock.reserved
+        if available <= 0:
+            continue
+        take = min(available, needed)
+        stock.reserved += take
+        allocation = Allocation(order_line_id=line.id, stock_id=stock.id, quantity=take)
+        session.add(allocation)
+        result.allocations.append(allocation)
+        needed -= take
+        if needed == 0:
+            break
+    session.flush()
+    result.short = needed
+    if needed:
+        result.reason = "not enough stock available"
+    return result
+
+
+def allocate_order(
+    session: Session, order_id: int, *, today: dt.date | None = None
+) -> list[AllocationResult]:
+    """Allocate every line of an order; the order becomes allocated, or backordered if short."""
+    order = session.get(Order, order_id)
+    if order is None:
+        raise NotFound(f"order {order_id} does not exist", field="order_id")
+    results = [allocate(session, line.id, today=today) for line in order.lines]
+    order.status = (
+        OrderStatus.BACKORDERED if any(r.short for r in results) else OrderStatus.ALLOCATED
+    )
+    session.flush()
+    return results
+
+
+def _lock_allocation(session: Session, allocation_id: int) -> Allocation:
+    allocation = session.scalars(
+        select(Allocation)
+        .where(Allocation.id == allocation_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).one_or_none()
+    if allocation is None:
+        raise NotFound(f"allocation {allocation_id} does not exist", field="allocation_id")
+    return allocation
+
+
+def release(session: Session, allocation_id: int) -> Allocation:
+    """Give an open allocation's units back to the stock row (on cancel or re-plan)."""
+    allocation = _lock_allocation(session, allocation_id)
+    if allocation.status is not AllocationStatus.OPEN:
+        raise Conflict(
+            f"allocation {allocation.id} is {allocation.status.value}, not open",
+            field="allocation_id",
+        )
+    row = lock_rows(session, [allocation.stock_id])[allocation.stock_id]
+    row.reserved -= allocation.quantity
+    allocation.status = AllocationStatus.RELEASED
+    allocation.closed_at = utcnow()
+    session.flush()
+    return allocation
+
+
+def release_line(session: Session, order_line_id: int) -> list[Allocation]:
+    """Release every open allocation of an order line."""
+    _lock_line(session, order_line_id)
+    open_ids = session.scalars(
+        select(Allocation.id)
+        .where(
+            Allocation.order_line_id == order_line_id,
+            Allocation.status == AllocationStatus.OPEN,
+        )
+        .order_by(Allocation.id)
+    ).all()
+    return [release(session, allocation_id) for allocation_id in open_ids]
+
+
+@dataclass(slots=True)
+class PickResult:
+    allocation: Allocation
+    picked: int
+    #: Units not found in the slot (short pick); 0 for a full pick.
+    missing: int = 0
+    #: Where the missing units were re-allocated; empty when back-ordered or not short.
+    reallocated: list[Allocation] = field(default_factory=list)
+    backordered: int = 0
+
+
+def confirm_pick(
+    session: Session,
+    allocation_id: int,
+    *,
+    quantity: int,
+    user_id: int | None = None,
+    idempotency_key: str | None = None,
+    reason: str = "",
+) -> PickResult:
+    """Confirm units picked against an allocation; fewer than allocated is a short pick.
+
+    The picked units leave the slot (reserved and on-hand both drop, one pick movement). On a
+    short pick the slot is flagged for a count and the missing units are re-allocated from
+    other slots, or back-ordered when there are none.
+    """
+    check_quantity(quantity, allow_zero=True)
+    allocation = _lock_allocation(session, allocation_id)
+    if allocation.status is not AllocationStatus.OPEN:
+        raise Conflict(
+            f"allocation {allocation.id} is already {allocation.status.value}",
+            field="allocation_id",
+        )
+    if quantity > allocation.quantity:
+        raise RuleViolation(
+            f"{quantity} picked but only {allocation.quantity} allocated", field="quantity"
+        )
+    line = _lock_line(session, allocation.order_line_id)
+    row = lock_rows(session, [allocation.stock_id])[allocation.stock_id]
+    slot = session.get(Slot, row.slot_id)
+    assert slot is not None
+    if slot.locked and quantity:
+        raise Conflict(
+            f"slot {slot.barcode} is locked: {slot.lock_reason or 'no picking'}",
+            field="allocation_id",
+        )
+    missing = allocation.quantity - quantity
+    # The allocation's whole reservation ends here: picked units leave, missing ones are freed.
+    row.reserved -= allocation.quantity
+    if quantity:
+        post(
+            session, row, -quantity, MovementKind.PICK, operation_id=new_operation_id(),
+            user_id=user_id, reason=reason, reference=f"order_line:{line.id}",
+            idempotency_key=idempotency_key,
+        )  # fmt: skip
+    allocation.status = AllocationStatus.PICKED
+    allocation.picked_qty = quantity
+    allocation.closed_at = utcnow()
+    line.picked_qty += quantity
+    session.flush()
+    result = PickResult(allocation=allocation, picked=quantity, missing=missing)
+    if missing:
+        flag_for_count(
+            session, row.slot_id, reason=f"short pick: {missing} missing for line {line.id}"
+        )
+        again = allocate(session, line.id)
+        result.reallocated = again.allocations
+        result.backordered = again.short
+        if again.short:
+            order = session.get(Order, line.order_id)
+            assert order is not None
+            order.status = OrderStatus.BACKORDERED
+            session.flush()
+    return result
+
+
+def available(session: Session, *, item_id: int, site_id: int, today: dt.date) -> int:
+    """Units of an item that could be allocated at a site today."""
+    total = session.scalar(
+        select(func.coalesce(func.sum(Stock.on_hand - Stock.reserved), 0))
+        .join(Slot, Slot.id == Stock.slot_id)
+        .where(
+            Stock.item_id == item_id,
+            Slot.site_id == site_id,
+            Slot.kind.in_((SlotKind.PICK_FACE, SlotKind.RESERVE)),
+            Slot.locked.is_(False),
+            Slot.needs_count.is_(False),
+            (Stock.expiry.is_(None)) | (Stock.expiry >= today),
+        )
+    )
+    return int(total or 0)
+
+
+__all__ = [
+    "AllocationResult",
+    "ExpiredStockOnly",
+    "InsufficientStock",
+    "PickResult",
+    "allocate",
+    "allocate_order",
+    "available",
+    "confirm_pick",
+    "release",
+    "release_line",
+]
