@@ -649,8 +649,14 @@ class ReceiptLine(Base):
 
     @property
     def variance(self) -> int | None:
-        """Received minus expected: positive is over-receipt, negative under-receipt."""
-        return None if self.expected_qty is None else self.received_qty - self.expected_qty
+        """Received minus expected: positive is over-receipt, negative under-receipt.
+
+        A line the ASN did not list is over-receipt of everything received; blind receipts
+        expect nothing, so they have no variance.
+        """
+        if self.expected_qty is not None:
+            return self.received_qty - self.expected_qty
+        return self.received_qty if self.receipt.kind is ReceiptKind.ASN else None
 
 
 class Task(Base):
@@ -790,4 +796,3 @@ class IdempotencyRecord(Base):
     content_type: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[dt.datetime]
-
