@@ -299,3 +299,209 @@ def check_command(limit: int) -> None:
     if len(report.violations) > limit:
         err_console.print(f"... and {len(report.violations) - limit} more")
     sys.exit(1)
+
+
+# --- wms token ------------------------------------------------------------------------------
+
+
+@cli.group()
+def token() -> None:
+    """API bearer tokens for integrations and scripts: create, list, rotate, revoke."""
+
+
+def _print_new_token(
+    plaintext: str, *, name: str, role: str, sites: list[str], prefix: str
+) -> None:
+    # The token alone on stdout (scripts capture it); the warning on stderr.
+    click.echo(plaintext)
+    err_console.print(
+        f"[bold]{name}[/] ({role}; {', '.join(sites) or 'every site'}), prefix {prefix}.\n"
+        "[bold yellow]Store this token now: it cannot be shown again.[/]",
+        highlight=False,
+    )
+
+
+@token.command("create")
+@click.option("--name", required=True, help="Who or what uses the token.")
+@click.option(
+    "--role",
+    required=True,
+    type=click.Choice(["integration", "supervisor", "planner", "admin"]),
+    help="What the token may do.",
+)
+@click.option(
+    "--site",
+    "site_codes",
+    multiple=True,
+    metavar="CODE",
+    help="A site the token may act for (repeat for more; admin tokens reach every site).",
+)
+@click.option(
+    "--expires-in-days",
+    type=click.IntRange(1, 3650),
+    default=None,
+    help="Let the token expire after this many days (default: never).",
+)
+@with_appcontext
+def token_create(
+    name: str, role: str, site_codes: tuple[str, ...], expires_in_days: int | None
+) -> None:
+    """Create a token and print it once (it is stored only as a hash)."""
+    from wms import tokens
+    from wms.models import TokenRole, utcnow
+
+    expires_at = utcnow() + dt.timedelta(days=expires_in_days) if expires_in_days else None
+    with database(current_app).sessions.begin() as session:
+        site_ids = tokens.site_ids_for_codes(session, site_codes)
+        api_token, plaintext = tokens.issue(
+            session, name=name, role=TokenRole(role), site_ids=site_ids, expires_at=expires_at
+        )
+        sites = [site.code for site in api_token.sites]
+    _print_new_token(plaintext, name=name, role=role, sites=sites, prefix=api_token.prefix)
+
+
+@token.command("list")
+@with_appcontext
+def token_list() -> None:
+    """List every token: prefix, name, role, sites, created, last used, expiry, revoked."""
+    from wms import tokens
+
+    with database(current_app).read_sessions() as session:
+        rows = tokens.list_tokens(session)
+        table = Table(title=f"{len(rows)} API token(s)", expand=False)
+        for column in ("prefix", "name", "role", "sites", "created", "last used", "expires"):
+            table.add_column(column, no_wrap=column == "prefix")
+        table.add_column("revoked")
+        for row in rows:
+            table.add_row(
+                row.prefix,
+                row.name,
+                row.role.value,
+                ", ".join(site.code for site in row.sites) or "every site",
+                _when(row.created_at),
+                _when(row.last_used_at) or "never",
+                _when(row.expires_at) or "never",
+                _when(row.revoked_at) or "-",
+            )
+    Console(width=200).print(table)
+
+
+@token.command("revoke")
+@click.argument("prefix")
+@with_appcontext
+def token_revoke(prefix: str) -> None:
+    """Revoke the token with PREFIX; requests with it are refused from now on."""
+    from wms import tokens
+
+    with database(current_app).sessions.begin() as session:
+        api_token = tokens.revoke(session, prefix)
+    click.echo(
+        f"token {api_token.prefix} ({api_token.name}) revoked at {_when(api_token.revoked_at)}"
+    )
+
+
+@token.command("rotate")
+@click.argument("prefix")
+@with_appcontext
+def token_rotate(prefix: str) -> None:
+    """Revoke the token with PREFIX and print its successor (same name, role and sites)."""
+    from wms import tokens
+
+    with database(current_app).sessions.begin() as session:
+        api_token, plaintext = tokens.rotate(session, prefix)
+        sites = [site.code for site in api_token.sites]
+    _print_new_token(
+        plaintext,
+        name=api_token.name,
+        role=api_token.role.value,
+        sites=sites,
+        prefix=api_token.prefix,
+    )
+
+
+def _when(moment: dt.datetime | None) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M UTC") if moment else ""
+
+
+# --- wms import -----------------------------------------------------------------------------
+
+
+@cli.group("import")
+def import_() -> None:
+    """Onboard a warehouse from CSV files: items first, then slots. All or nothing."""
+
+
+def _columns_epilog(what: str) -> str:
+    from wms import imports
+
+    columns = imports.ITEM_COLUMNS if what == "items" else imports.SLOT_COLUMNS
+    listed = ", ".join(
+        f"{name}{'' if required else ' (optional)'}" for name, required in columns.items()
+    )
+    return f"Row 1 names the columns: {listed}. Nothing is written unless every row is valid."
+
+
+def _import_options(function: Any) -> Any:
+    """Add the FILE argument and the options every import command takes."""
+    function = click.option(
+        "--limit", default=100, show_default=True, help="List at most this many problems."
+    )(function)
+    function = click.option(
+        "--delimiter",
+        type=click.Choice([",", ";", "tab"]),
+        default=None,
+        help="Column separator (default: detected from row 1).",
+    )(function)
+    function = click.option("--dry-run", is_flag=True, help="Validate and report; write nothing.")(
+        function
+    )
+    function = click.argument("file", type=click.Path(exists=True, dir_okay=False))(function)
+    return with_appcontext(function)
+
+
+@import_.command("items", epilog=_columns_epilog("items"))
+@_import_options
+def import_items_command(file: str, dry_run: bool, delimiter: str | None, limit: int) -> None:
+    """Create or update items from FILE (CSV, one item per row, matched by sku)."""
+    _run_import("items", file, dry_run=dry_run, delimiter=delimiter, limit=limit)
+
+
+@import_.command("slots", epilog=_columns_epilog("slots"))
+@_import_options
+def import_slots_command(file: str, dry_run: bool, delimiter: str | None, limit: int) -> None:
+    """Create or update slots from FILE (CSV, one slot per row, matched by barcode)."""
+    _run_import("slots", file, dry_run=dry_run, delimiter=delimiter, limit=limit)
+
+
+def _run_import(what: str, file: str, *, dry_run: bool, delimiter: str | None, limit: int) -> None:
+    """Run one import in one transaction; on rejection list every problem and exit 1."""
+    from wms import imports
+
+    service = imports.import_items if what == "items" else imports.import_slots
+    separator = "\t" if delimiter == "tab" else delimiter
+    db = database(current_app)
+    try:
+        if dry_run:
+            with db.read_sessions() as session:
+                report = service(session, file, delimiter=separator, dry_run=True)
+        else:
+            with db.sessions.begin() as session:
+                report = service(session, file, delimiter=separator)
+    except imports.ImportRejected as rejected:
+        table = Table(title=rejected.message, title_justify="left", expand=False)
+        table.add_column("row", justify="right", no_wrap=True)
+        table.add_column("column", no_wrap=True)
+        table.add_column("reason")
+        for error in rejected.errors[:limit]:
+            table.add_row(str(error.row), error.column or "-", error.reason)
+        err_console.print(table, highlight=False)
+        if len(rejected.errors) > limit:
+            err_console.print(f"... and {len(rejected.errors) - limit} more")
+        sys.exit(1)
+    counts = (
+        f"{report.created:,} created, {report.updated:,} updated, {report.unchanged:,} unchanged"
+    )
+    if report.dry_run:
+        click.echo(f"dry run, nothing written: {report.rows:,} valid {what} rows would be {counts}")
+    else:
+        click.echo(f"imported {report.rows:,} {what} rows: {counts}")

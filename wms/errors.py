@@ -7,7 +7,7 @@ class WmsError(Exception):
     """Base of every error a service raises on purpose."""
 
     #: Stable machine-readable code; the API turns it into the problem ``type``.
-    code = "wms-error"
+    code = "wms_error"
 
     def __init__(self, message: str, *, field: str | None = None) -> None:
         super().__init__(message)
@@ -18,7 +18,7 @@ class WmsError(Exception):
 class NotFound(WmsError):
     """The thing named does not exist."""
 
-    code = "not-found"
+    code = "not_found"
 
 
 class Conflict(WmsError):
@@ -30,10 +30,22 @@ class Conflict(WmsError):
 class RuleViolation(WmsError):
     """The request can never succeed as written."""
 
-    code = "rule-violation"
+    code = "rule_violation"
 
 
 class ConfigError(WmsError):
     """The configuration (environment, instance folder) is unusable."""
 
-    code = "config-error"
+    code = "config_error"
+
+
+class Unauthorized(WmsError):
+    """No valid credentials came with the request (none, unknown, revoked or expired)."""
+
+    code = "unauthorized"
+
+
+class Forbidden(WmsError):
+    """The principal is known but may not do this (role too low, another site)."""
+
+    code = "forbidden"

@@ -1,0 +1,270 @@
+"""Who is calling the API: bearer tokens or a signed-in browser session; roles and sites.
+
+Every route under ``/api/v1/`` needs a principal, except the OpenAPI document. A request with
+``Authorization: Bearer <token>`` acts for that token (no CSRF check: a bearer token is never
+sent by a browser on its own). Without one, a browser session signed in through Flask-Login
+acts for its user, and its mutating requests must carry the CSRF token in ``X-CSRFToken``.
+Anything else is answered 401.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from copy import deepcopy
+from dataclasses import dataclass
+from typing import Any, Literal, TypeVar, cast
+
+from flask import Flask, Response, current_app, g, request
+from flask_login import LoginManager, UserMixin, current_user
+from flask_smorest import Api
+from flask_wtf.csrf import CSRFProtect
+from sqlalchemy.orm import selectinload
+
+from api.errors import unauthorized
+from wms import tokens
+from wms.db import transaction
+from wms.errors import Forbidden, Unauthorized
+from wms.models import ApiToken, User, utcnow
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+PROTECTED_PREFIX = "/api/v1/"
+#: Endpoints under the protected prefix that anyone may read.
+PUBLIC_ENDPOINTS = frozenset({"api-docs.openapi_json"})
+#: The role that passes every role check and reaches every site.
+ADMIN = "admin"
+
+PrincipalKind = Literal["token", "user", "carrier"]
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who a request acts for: an API token, a signed-in user (later also a carrier key)."""
+
+    kind: PrincipalKind
+    id: int
+    name: str
+    role: str
+    site_ids: frozenset[int]
+    #: Users on scanner pages must send an Idempotency-Key with every mutation; scripts may.
+    requires_idempotency_key: bool
+
+    @property
+    def key(self) -> str:
+        """Name the principal stably, e.g. ``token:12``; idempotency keys are scoped by it."""
+        return f"{self.kind}:{self.id}"
+
+    def has_role(self, *roles: str) -> bool:
+        """Tell whether the principal holds one of roles; admins hold every role."""
+        return self.role == ADMIN or self.role in roles
+
+    def can_access_site(self, site_id: int) -> bool:
+        """Tell whether the principal may act for a site; admins reach every site."""
+        return self.role == ADMIN or site_id in self.site_ids
+
+    @classmethod
+    def of_token(cls, token: ApiToken) -> Principal:
+        """The principal of an authenticated API token."""
+        return cls(
+            kind="token",
+            id=token.id,
+            name=token.name,
+            role=str(token.role.value),
+            site_ids=frozenset(site.id for site in token.sites),
+            requires_idempotency_key=False,
+        )
+
+    @classmethod
+    def of_user(cls, user: SessionUser) -> Principal:
+        """The principal of a signed-in user."""
+        return cls(
+            kind="user",
+            id=user.id,
+            name=user.username,
+            role=user.role,
+            site_ids=user.site_ids,
+            requires_idempotency_key=True,
+        )
+
+
+@dataclass(frozen=True, eq=False)
+class SessionUser(UserMixin):
+    """What Flask-Login keeps of a signed-in User for one request (loaded, then detached)."""
+
+    id: int
+    username: str
+    display_name: str
+    role: str
+    site_ids: frozenset[int]
+
+    @classmethod
+    def of(cls, user: User) -> SessionUser:
+        """Copy what a request needs from a User row."""
+        return cls(
+            id=user.id,
+            username=user.username,
+            display_name=user.display_name,
+            role=str(user.role.value),
+            site_ids=frozenset(site.id for site in user.sites),
+        )
+
+
+def current_principal() -> Principal:
+    """The principal of the current request; Unauthorized outside an authenticated one."""
+    principal: Principal | None = g.get("principal")
+    if principal is None:
+        raise Unauthorized("sign in or send Authorization: Bearer <token>")
+    return principal
+
+
+def require_role(*roles: str) -> Callable[[F], F]:
+    """Let a view run only for principals holding one of roles (admins always may)."""
+    if not roles:
+        raise ValueError("require_role needs at least one role")
+    needed = " or ".join(str(role) for role in roles)
+
+    def decorator(view: F) -> F:
+        @functools.wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            principal = current_principal()
+            if not principal.has_role(*roles):
+                raise Forbidden(
+                    f"this needs the role {needed}; {principal.kind} {principal.name!r} "
+                    f"has the role {principal.role}"
+                )
+            return view(*args, **kwargs)
+
+        document_errors(wrapper, {403: "FORBIDDEN"})
+        return cast(F, wrapper)
+
+    return decorator
+
+
+def require_site(site_id: int) -> None:
+    """Refuse with Forbidden unless the current principal may act for the site."""
+    principal = current_principal()
+    if not principal.can_access_site(site_id):
+        raise Forbidden(f"{principal.kind} {principal.name!r} may not act for site {site_id}")
+
+
+def document_errors(view: Callable[..., Any], statuses: dict[int, str]) -> None:
+    """Add error answers (status → flask-smorest response name) to a view's OpenAPI doc."""
+    doc = deepcopy(getattr(view, "_apidoc", {}))
+    responses = doc.setdefault("response", {}).setdefault("responses", {})
+    argument_responses = doc.get("arguments", {}).get("responses", {})
+    for status, name in statuses.items():
+        if status not in responses and status not in argument_responses:
+            responses[status] = [name]
+    view._apidoc = doc  # type: ignore[attr-defined]
+
+
+# --- wiring -----------------------------------------------------------------------------------
+
+
+class _CSRFProtect(CSRFProtect):
+    """Flask-WTF's app-wide CSRF check, leaving API paths to :func:`authenticate_request`.
+
+    Pages and forms are checked as usual; an API request is checked only once it is known to
+    act for a browser session (a bearer token needs no CSRF token).
+    """
+
+    def protect(self, apply_exemptions: bool = False) -> None:
+        if apply_exemptions and request.path.startswith("/api/"):
+            return
+        super().protect(apply_exemptions=apply_exemptions)
+
+
+def init_app(app: Flask, api: Api) -> None:
+    """Set up sign-in sessions, CSRF protection and the API's authentication."""
+    login_manager = LoginManager()
+    login_manager.init_app(app)
+    login_manager.user_loader(_load_user)
+    _CSRFProtect(app)
+    app.before_request(authenticate_request)
+
+    api.spec.components.security_scheme(
+        "bearerToken",
+        {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "An API token from `wms token create` (fwt_...)",
+        },
+    )
+    api.spec.components.security_scheme(
+        "browserSession",
+        {
+            "type": "apiKey",
+            "in": "cookie",
+            "name": app.config.get("SESSION_COOKIE_NAME", "session"),
+            "description": "A signed-in user; mutations also need the X-CSRFToken header",
+        },
+    )
+    api.spec.options.setdefault("security", [{"bearerToken": []}, {"browserSession": []}])
+
+
+def authenticate_request() -> Response | None:
+    """Resolve the request's principal onto ``g.principal``; answer 401 when there is none."""
+    if not _needs_principal():
+        return None
+    header = request.headers.get("Authorization")
+    if header is not None:
+        scheme, _, credentials = header.strip().partition(" ")
+        credentials = credentials.strip()
+        if scheme.lower() != "bearer" or not credentials:
+            return unauthorized("send Authorization: Bearer <token>")
+        try:
+            g.principal = _bearer_principal(credentials)
+        except Unauthorized as exc:
+            return unauthorized(exc.message, invalid_token=True)
+        return None
+    if current_user.is_authenticated:
+        _check_csrf()
+        g.principal = Principal.of_user(cast(SessionUser, current_user))
+        return None
+    return unauthorized("sign in or send Authorization: Bearer <token>")
+
+
+def _needs_principal() -> bool:
+    if not request.path.startswith(PROTECTED_PREFIX):
+        return False
+    if request.routing_exception is not None:
+        # Unknown paths and methods answer 404/405 as before; the OpenAPI document is public.
+        return False
+    return request.method != "OPTIONS" and request.endpoint not in PUBLIC_ENDPOINTS
+
+
+def _bearer_principal(credentials: str) -> Principal:
+    if not credentials.startswith(f"{tokens.SCHEME}_"):
+        # Carrier and driver keys will bring prefixes of their own.
+        raise Unauthorized("the bearer token is not valid")
+    now = utcnow()
+    # Read-only: a write transaction per request would queue every call on SQLite's lock.
+    with transaction(readonly=True) as session:
+        token = tokens.authenticate(session, credentials, now=now, record_use=False)
+        principal = Principal.of_token(token)
+        due = tokens.use_is_due(token, now=now)
+    if due:
+        with transaction() as session:
+            tokens.mark_used(session, token.id, now=now)
+    return principal
+
+
+def _check_csrf() -> None:
+    if not current_app.config.get("WTF_CSRF_ENABLED", True):
+        return
+    csrf = current_app.extensions["csrf"]
+    # Raises CSRFError (400), answered as a problem by the app's error handler.
+    csrf.protect()
+
+
+def _load_user(user_id: str) -> SessionUser | None:
+    try:
+        wanted = int(user_id)
+    except ValueError:
+        return None
+    with transaction(readonly=True) as session:
+        user = session.get(User, wanted, options=[selectinload(User.sites)])
+        if user is None or not user.active:
+            return None
+        return SessionUser.of(user)
