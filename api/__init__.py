@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Flask, Response, send_from_directory
+from flask import Flask, Response, json, send_from_directory
 from flask_smorest import Api
 
 from api.schemas import ProblemSchema
@@ -52,12 +52,26 @@ def init_app(app: Flask) -> None:
     api = ProblemApi(app)
     app.extensions["wms.api"] = api
 
+    from api import auth, context
+
+    # Before any blueprint: every route under /api/v1/ needs a principal (api/auth.py).
+    auth.init_app(app, api)
+    context.init_app(api)
+
     assets = swagger_ui_bundle.swagger_ui_path
+
+    @app.get(f"{API_PREFIX}/openapi.json")
+    def openapi_unversioned() -> Response:
+        # The same document as /api/v1/openapi.json, at the address integrators look first.
+        return app.response_class(json.dumps(api.spec.to_dict()), mimetype="application/json")
 
     @app.get(f"{API_PREFIX}/docs/assets/<path:filename>")
     def swagger_ui_assets(filename: str) -> Response:
         return send_from_directory(assets, filename, max_age=86400)
 
-    from api import health
+    from api import health, inbound, inventory, operations
 
     api.register_blueprint(health.blp)
+    api.register_blueprint(inventory.blp)
+    api.register_blueprint(operations.blp)
+    api.register_blueprint(inbound.blp)

@@ -7,13 +7,18 @@ from typing import Any
 from flask import Response, json, request
 from werkzeug.exceptions import HTTPException
 
-from wms.errors import Conflict, NotFound, RuleViolation, WmsError
+from wms.errors import Conflict, Forbidden, NotFound, RuleViolation, Unauthorized, WmsError
 
 PROBLEM_MIME = "application/problem+json"
 API_PATH_PREFIXES = ("/api/", "/healthz")
 
+#: Attributes of domain errors copied into the problem document when present.
+PROBLEM_EXTRAS = ("available", "errors", "rule")
+
 #: 422: can never succeed as written; 409: clashes with the current state.
 STATUS_OF: list[tuple[type[WmsError], int]] = [
+    (Unauthorized, 401),
+    (Forbidden, 403),
     (NotFound, 404),
     (Conflict, 409),
     (RuleViolation, 422),
@@ -61,10 +66,46 @@ def problem_from_http(error: HTTPException) -> Response:
 
 
 def problem_from_domain(error: WmsError) -> Response:
-    """Turn a service's WmsError into 404 / 409 / 422 with a stable type."""
+    """Turn a service's WmsError into 401 / 403 / 404 / 409 / 422 with a stable type."""
     status = next(code for cls, code in STATUS_OF if isinstance(error, cls))
-    body_title = {404: "Not Found", 409: "Conflict", 422: "Unprocessable Content"}[status]
-    return problem(status, body_title, error.message, kind=error.code, field=error.field)
+    if status == 401:
+        return unauthorized(error.message)
+    body_title = {
+        403: "Forbidden",
+        404: "Not Found",
+        409: "Conflict",
+        422: "Unprocessable Content",
+    }[status]
+    # Domain errors may carry figures a client acts on (InsufficientStock.available, ...).
+    extra = {name: getattr(error, name) for name in PROBLEM_EXTRAS if hasattr(error, name)}
+    return problem(status, body_title, error.message, kind=error.code, field=error.field, **extra)
+
+
+def unauthorized(detail: str, *, invalid_token: bool = False) -> Response:
+    """Build a 401 problem asking for a bearer token (RFC 6750 ``WWW-Authenticate``)."""
+    response = problem(401, "Unauthorized", detail, kind="unauthorized")
+    challenge = 'Bearer realm="wms"'
+    if invalid_token:
+        challenge += ', error="invalid_token"'
+    response.headers["WWW-Authenticate"] = challenge
+    return response
+
+
+def precondition_required(header: str, detail: str) -> Response:
+    """Build a 428 problem naming the request header that must be sent."""
+    return problem(428, "Precondition Required", detail, kind="precondition-required", field=header)
+
+
+def bad_header(header: str, detail: str) -> Response:
+    """Build a 400 problem naming the request header whose value is unusable."""
+    return problem(400, "Bad Request", detail, kind="bad-header", field=header)
+
+
+def service_unavailable(detail: str, *, retry_after: int = 1) -> Response:
+    """Build a 503 problem telling the client to try again after a pause."""
+    response = problem(503, "Service Unavailable", detail, kind="busy")
+    response.headers["Retry-After"] = str(retry_after)
+    return response
 
 
 def _flatten(messages: dict[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -81,4 +122,4 @@ def _flatten(messages: dict[str, Any], prefix: str = "") -> dict[str, Any]:
 
 
 def _slug(title: str) -> str:
-    return "-".join(title.lower().split())
+    return "_".join(title.lower().replace("-", " ").split())

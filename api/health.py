@@ -20,6 +20,7 @@ class HealthSchema(Schema):
 
 
 @blp.route("", methods=["GET"])
+@blp.doc(security=[])  # load balancers probe it without credentials
 @blp.response(200, HealthSchema)
 @blp.alt_response(503, schema=HealthSchema, description="The database cannot be reached")
 def health() -> Any:

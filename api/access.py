@@ -1,0 +1,33 @@
+"""Who may do what: role groups and site checks shared by the API resources."""
+
+from __future__ import annotations
+
+from api.auth import current_principal, require_site
+
+#: People and systems that move stock on the floor.
+FLOOR = ("associate", "supervisor", "integration")
+#: Decisions that need a supervisor (approving counts, adjusting stock, unlocking slots).
+SUPERVISE = ("supervisor", "integration")
+#: Planning: allocation and release.
+PLAN = ("planner", "supervisor", "integration")
+#: Onboarding data (admins always may).
+ONBOARD = ("integration",)
+
+
+def require_site_of(site_id: int | None) -> None:
+    """Refuse (403) a principal without access to the site; unknown things pass to the service."""
+    if site_id is not None:
+        require_site(site_id)
+
+
+def acting_user_id() -> int | None:
+    """The user to record in the ledger: the signed-in person, or None for a token."""
+    principal = current_principal()
+    return principal.id if principal.kind == "user" else None
+
+
+def request_key() -> str | None:
+    """The request's Idempotency-Key, recorded on the movements it writes."""
+    from flask import request
+
+    return request.headers.get("Idempotency-Key")

@@ -1,0 +1,46 @@
+"""Cursor pagination: stable under inserts, cheap on large tables (keyset on the id)."""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+from sqlalchemy import Select
+from sqlalchemy.orm import InstrumentedAttribute, Session
+
+from wms.errors import RuleViolation
+
+
+def encode_cursor(last_id: int) -> str:
+    return base64.urlsafe_b64encode(f"id:{last_id}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> int:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        kind, _, value = base64.urlsafe_b64decode(padded.encode()).decode().partition(":")
+        if kind != "id":
+            raise ValueError(kind)
+        return int(value)
+    except (ValueError, UnicodeDecodeError):
+        raise RuleViolation("cursor is not one this API gave out", field="cursor") from None
+
+
+def page(
+    session: Session,
+    stmt: Select[Any],
+    id_column: InstrumentedAttribute[int],
+    *,
+    limit: int,
+    cursor: str | None,
+    newest_first: bool = False,
+) -> dict[str, Any]:
+    """One page of ``stmt`` ordered by ``id_column``, with the cursor of the next page."""
+    if cursor:
+        last = decode_cursor(cursor)
+        stmt = stmt.where(id_column < last if newest_first else id_column > last)
+    stmt = stmt.order_by(id_column.desc() if newest_first else id_column).limit(limit + 1)
+    rows = list(session.scalars(stmt))
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return {"items": rows, "next_cursor": encode_cursor(rows[-1].id) if more else None}

@@ -1,0 +1,58 @@
+"""Which site a thing belongs to: what the API checks a principal's sites against."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from wms.models import (
+    Allocation,
+    Order,
+    OrderLine,
+    Receipt,
+    Slot,
+    Stock,
+    StockCount,
+    Task,
+)
+
+
+def site_of_slot(session: Session, slot_id: int) -> int | None:
+    """The site of a slot, or None when it does not exist (the service then says why)."""
+    return session.scalar(select(Slot.site_id).where(Slot.id == slot_id))
+
+
+def site_of_order_line(session: Session, order_line_id: int) -> int | None:
+    """The site that fulfils an order line."""
+    return session.scalar(
+        select(Order.site_id).join(OrderLine).where(OrderLine.id == order_line_id)
+    )
+
+
+def site_of_allocation(session: Session, allocation_id: int) -> int | None:
+    """The site holding an allocation's stock."""
+    return session.scalar(
+        select(Slot.site_id)
+        .join(Stock, Stock.slot_id == Slot.id)
+        .join(Allocation, Allocation.stock_id == Stock.id)
+        .where(Allocation.id == allocation_id)
+    )
+
+
+def site_of_receipt(session: Session, receipt_id: int) -> int | None:
+    """The site a receipt arrives at."""
+    return session.scalar(select(Receipt.site_id).where(Receipt.id == receipt_id))
+
+
+def site_of_task(session: Session, task_id: int) -> int | None:
+    """The site of a task."""
+    return session.scalar(select(Task.site_id).where(Task.id == task_id))
+
+
+def site_of_count(session: Session, count_id: int) -> int | None:
+    """The site of a stock count."""
+    return session.scalar(
+        select(Slot.site_id)
+        .join(StockCount, StockCount.slot_id == Slot.id)
+        .where(StockCount.id == count_id)
+    )
