@@ -49,7 +49,11 @@ def init_app(app: Flask) -> None:
         },
     )
 
+    from api.blueprint import IdConverter, id_parameter_schema
+
+    app.url_map.converters["id"] = IdConverter
     api = ProblemApi(app)
+    api.register_converter(IdConverter, id_parameter_schema)
     app.extensions["wms.api"] = api
 
     from api import auth, context

@@ -31,3 +31,9 @@ def request_key() -> str | None:
     from flask import request
 
     return request.headers.get("Idempotency-Key")
+
+
+def visible_sites() -> frozenset[int] | None:
+    """The sites whose data the principal may read, or None for every site (admins)."""
+    principal = current_principal()
+    return None if principal.role == "admin" else principal.site_ids

@@ -6,7 +6,6 @@ import io
 from typing import Any
 
 from flask import current_app, request
-from flask_smorest import Blueprint
 from marshmallow import fields
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
@@ -18,8 +17,10 @@ from api.access import (
     acting_user_id,
     request_key,
     require_site_of,
+    visible_sites,
 )
 from api.auth import require_role
+from api.blueprint import Blueprint
 from api.context import mutation
 from api.pagination import page
 from api.schemas import (
@@ -28,6 +29,7 @@ from api.schemas import (
     CountSchema,
     CountSubmitSchema,
     CursorArgsSchema,
+    Id,
     ImportArgsSchema,
     ImportReportSchema,
     PutawayConfirmSchema,
@@ -42,7 +44,7 @@ from api.schemas import (
 from wms import counting, imports, putaway, receiving, scope
 from wms.db import transaction
 from wms.errors import NotFound
-from wms.models import Receipt, StockCount, Task, TaskKind, TaskStatus
+from wms.models import Receipt, ReceiptLine, StockCount, Task, TaskKind, TaskStatus
 
 blp = Blueprint("inbound", __name__, url_prefix="/api/v1", description="Receiving, putaway, counts")
 
@@ -50,7 +52,12 @@ blp = Blueprint("inbound", __name__, url_prefix="/api/v1", description="Receivin
 
 
 def _receipt(session: Session, receipt_id: int) -> Receipt:
-    receipt = session.get(Receipt, receipt_id, options=[selectinload(Receipt.lines)])
+    # Lines need their receipt for the variance; load both before the session closes.
+    receipt = session.get(
+        Receipt,
+        receipt_id,
+        options=[selectinload(Receipt.lines).joinedload(ReceiptLine.receipt)],
+    )
     if receipt is None:
         raise NotFound(f"receipt {receipt_id} does not exist")
     return receipt
@@ -63,21 +70,23 @@ def _receipt(session: Session, receipt_id: int) -> Receipt:
 @blp.response(201, ReceiptSchema)
 def create_receipt(args: dict[str, Any], *, session: Session) -> Receipt:
     """Open a receipt: against an ASN (expected lines) or blind (no lines)."""
-    require_site_of(args["site_id"])
+    require_site_of(scope.known_site(session, args["site_id"]))
     lines = [receiving.ExpectedLine(**line) for line in args.pop("lines")]
     receipt = receiving.create_receipt(session, lines=lines, user_id=acting_user_id(), **args)
     return _receipt(session, receipt.id)
 
 
-@blp.route("/receipts/<int:receipt_id>", methods=["GET"])
+@blp.route("/receipts/<id:receipt_id>", methods=["GET"])
 @blp.response(200, ReceiptSchema)
 def get_receipt(receipt_id: int) -> Receipt:
     """One receipt with its lines: expected, received and the variance of each."""
     with transaction(readonly=True) as session:
-        return _receipt(session, receipt_id)
+        receipt = _receipt(session, receipt_id)
+        require_site_of(receipt.site_id)
+        return receipt
 
 
-@blp.route("/receipts/<int:receipt_id>/lines", methods=["POST"])
+@blp.route("/receipts/<id:receipt_id>/lines", methods=["POST"])
 @require_role(*FLOOR)
 @mutation()
 @blp.arguments(ReceiveSchema)
@@ -91,7 +100,7 @@ def receive(args: dict[str, Any], receipt_id: int, *, session: Session) -> Any:
     )
 
 
-@blp.route("/receipts/<int:receipt_id>/close", methods=["POST"])
+@blp.route("/receipts/<id:receipt_id>/close", methods=["POST"])
 @require_role(*FLOOR)
 @mutation()
 @blp.response(200, ReceiptSchema)
@@ -102,7 +111,7 @@ def close_receipt(receipt_id: int, *, session: Session) -> Receipt:
     return _receipt(session, receipt_id)
 
 
-@blp.route("/receipts/<int:receipt_id>/cancel", methods=["POST"])
+@blp.route("/receipts/<id:receipt_id>/cancel", methods=["POST"])
 @require_role(*SUPERVISE)
 @mutation()
 @blp.response(200, ReceiptSchema)
@@ -117,7 +126,7 @@ def cancel_receipt(receipt_id: int, *, session: Session) -> Receipt:
 
 
 class TaskQueryArgsSchema(CursorArgsSchema):
-    site_id = fields.Integer()
+    site_id = Id(strict=False)
     status = fields.Enum(TaskStatus, by_value=True)
 
 
@@ -127,6 +136,8 @@ class TaskQueryArgsSchema(CursorArgsSchema):
 def list_putaway_tasks(args: dict[str, Any]) -> dict[str, Any]:
     """List putaway tasks by site and status."""
     stmt = select(Task).where(Task.kind == TaskKind.PUTAWAY)
+    if (sites := visible_sites()) is not None:
+        stmt = stmt.where(Task.site_id.in_(sites))
     for name in ("site_id", "status"):
         if name in args:
             stmt = stmt.where(getattr(Task, name) == args[name])
@@ -146,7 +157,7 @@ def create_putaway_task(args: dict[str, Any], *, session: Session) -> Task:
     return putaway.create_putaway_task(session, user_id=acting_user_id(), **args)
 
 
-@blp.route("/putaway-tasks/<int:task_id>/confirm", methods=["POST"])
+@blp.route("/putaway-tasks/<id:task_id>/confirm", methods=["POST"])
 @require_role(*FLOOR)
 @mutation()
 @blp.arguments(PutawayConfirmSchema)
@@ -185,15 +196,16 @@ def start_count(args: dict[str, Any], *, session: Session) -> StockCount:
     return _count(session, count.id)
 
 
-@blp.route("/counts/<int:count_id>", methods=["GET"])
+@blp.route("/counts/<id:count_id>", methods=["GET"])
 @blp.response(200, CountSchema)
 def get_count(count_id: int) -> StockCount:
     """One count; expected quantities appear only once it was submitted."""
     with transaction(readonly=True) as session:
+        require_site_of(scope.site_of_count(session, count_id))
         return _count(session, count_id)
 
 
-@blp.route("/counts/<int:count_id>/submit", methods=["POST"])
+@blp.route("/counts/<id:count_id>/submit", methods=["POST"])
 @require_role(*FLOOR)
 @mutation()
 @blp.arguments(CountSubmitSchema)
@@ -213,7 +225,7 @@ def submit_count(args: dict[str, Any], count_id: int, *, session: Session) -> St
     return _count(session, count_id)
 
 
-@blp.route("/counts/<int:count_id>/approve", methods=["POST"])
+@blp.route("/counts/<id:count_id>/approve", methods=["POST"])
 @require_role(*SUPERVISE)
 @mutation()
 @blp.response(200, CountSchema)
@@ -224,7 +236,7 @@ def approve_count(count_id: int, *, session: Session) -> StockCount:
     return _count(session, count_id)
 
 
-@blp.route("/counts/<int:count_id>/reject", methods=["POST"])
+@blp.route("/counts/<id:count_id>/reject", methods=["POST"])
 @require_role(*SUPERVISE)
 @mutation()
 @blp.arguments(CountDecisionSchema)

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
+from api.access import require_site_of, visible_sites
+from api.blueprint import Blueprint
 from api.pagination import page
 from api.schemas import (
     CursorArgsSchema,
+    Id,
     ItemSchema,
     MovementSchema,
     SlotSchema,
@@ -44,7 +46,7 @@ class ItemQueryArgsSchema(CursorArgsSchema):
 
 
 class SlotQueryArgsSchema(CursorArgsSchema):
-    site_id = fields.Integer()
+    site_id = Id(strict=False)
     kind = fields.Enum(SlotKind, by_value=True)
     barcode = fields.String()
     locked = fields.Boolean()
@@ -52,18 +54,18 @@ class SlotQueryArgsSchema(CursorArgsSchema):
 
 
 class StockQueryArgsSchema(CursorArgsSchema):
-    item_id = fields.Integer()
-    slot_id = fields.Integer()
-    site_id = fields.Integer()
+    item_id = Id(strict=False)
+    slot_id = Id(strict=False)
+    site_id = Id(strict=False)
     lot = fields.String()
     expiry_before = fields.Date(metadata={"description": "Only rows expiring before this day"})
     include_empty = fields.Boolean(load_default=False, metadata={"description": "Rows at 0"})
 
 
 class MovementQueryArgsSchema(CursorArgsSchema):
-    stock_id = fields.Integer()
-    item_id = fields.Integer()
-    slot_id = fields.Integer()
+    stock_id = Id(strict=False)
+    item_id = Id(strict=False)
+    slot_id = Id(strict=False)
     kind = fields.Enum(MovementKind, by_value=True)
     operation_id = fields.String()
     since = fields.AwareDateTime(metadata={"description": "Created at or after (ISO 8601)"})
@@ -114,7 +116,7 @@ def list_items(args: dict[str, Any]) -> dict[str, Any]:
         return page(session, stmt, Item.id, limit=args["limit"], cursor=args["cursor"])
 
 
-@blp.route("/items/<int:item_id>", methods=["GET"])
+@blp.route("/items/<id:item_id>", methods=["GET"])
 @blp.response(200, ItemSchema)
 def get_item(item_id: int) -> Item:
     """One item with its barcodes."""
@@ -144,6 +146,8 @@ def scan_item(args: dict[str, Any], raw: str) -> dict[str, Any]:
 def list_slots(args: dict[str, Any]) -> dict[str, Any]:
     """List slots by site, kind, barcode, lock or count flag."""
     stmt = select(Slot)
+    if (sites := visible_sites()) is not None:
+        stmt = stmt.where(Slot.site_id.in_(sites))
     for name in ("site_id", "kind", "barcode", "locked", "needs_count"):
         if name in args:
             stmt = stmt.where(getattr(Slot, name) == args[name])
@@ -151,7 +155,7 @@ def list_slots(args: dict[str, Any]) -> dict[str, Any]:
         return page(session, stmt, Slot.id, limit=args["limit"], cursor=args["cursor"])
 
 
-@blp.route("/slots/<int:slot_id>", methods=["GET"])
+@blp.route("/slots/<id:slot_id>", methods=["GET"])
 @blp.response(200, SlotSchema)
 def get_slot(slot_id: int) -> Slot:
     """One slot."""
@@ -159,6 +163,7 @@ def get_slot(slot_id: int) -> Slot:
         slot = session.get(Slot, slot_id)
         if slot is None:
             raise NotFound(f"slot {slot_id} does not exist")
+        require_site_of(slot.site_id)
         return slot
 
 
@@ -167,7 +172,9 @@ def get_slot(slot_id: int) -> Slot:
 def scan_slot(barcode: str) -> Slot:
     """Look a slot up by its barcode (404 naming the scanned value if unknown)."""
     with transaction(readonly=True) as session:
-        return scanning.find_slot(session, barcode)
+        slot = scanning.find_slot(session, barcode)
+        require_site_of(slot.site_id)
+        return slot
 
 
 @blp.route("/stock", methods=["GET"])
@@ -176,6 +183,8 @@ def scan_slot(barcode: str) -> Slot:
 def list_stock(args: dict[str, Any]) -> dict[str, Any]:
     """List stock rows by item, slot, site, lot or expiry; empty rows only on request."""
     stmt = select(Stock).options(selectinload(Stock.slot), selectinload(Stock.item))
+    if (sites := visible_sites()) is not None:
+        stmt = stmt.where(Stock.slot_id.in_(select(Slot.id).where(Slot.site_id.in_(sites))))
     for name in ("item_id", "slot_id", "lot"):
         if name in args:
             stmt = stmt.where(getattr(Stock, name) == args[name])
@@ -195,6 +204,12 @@ def list_stock(args: dict[str, Any]) -> dict[str, Any]:
 def list_movements(args: dict[str, Any]) -> dict[str, Any]:
     """Read the ledger, newest first, filtered by row, item, slot, kind, operation or time."""
     stmt = select(Movement).options(selectinload(Movement.stock))
+    if (sites := visible_sites()) is not None:
+        stmt = stmt.where(
+            Movement.stock_id.in_(
+                select(Stock.id).join(Slot, Slot.id == Stock.slot_id).where(Slot.site_id.in_(sites))
+            )
+        )
     for name in ("stock_id", "kind", "operation_id"):
         if name in args:
             stmt = stmt.where(getattr(Movement, name) == args[name])

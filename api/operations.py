@@ -8,13 +8,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask_smorest import Blueprint
 from marshmallow import fields
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from api.access import FLOOR, PLAN, SUPERVISE, acting_user_id, request_key, require_site_of
+from api.access import (
+    FLOOR,
+    PLAN,
+    SUPERVISE,
+    acting_user_id,
+    request_key,
+    require_site_of,
+    visible_sites,
+)
 from api.auth import require_role
+from api.blueprint import Blueprint
 from api.context import mutation
 from api.pagination import page
 from api.schemas import (
@@ -23,6 +31,7 @@ from api.schemas import (
     AllocationResultSchema,
     AllocationSchema,
     CursorArgsSchema,
+    Id,
     MoveCreateSchema,
     MovementSchema,
     MoveResultSchema,
@@ -35,7 +44,8 @@ from api.schemas import (
 )
 from wms import allocation, scope, stock
 from wms.db import transaction
-from wms.models import Allocation, AllocationStatus, Slot
+from wms.errors import RuleViolation
+from wms.models import Allocation, AllocationStatus, Slot, Stock
 
 blp = Blueprint("operations", __name__, url_prefix="/api/v1", description="Stock operations")
 
@@ -69,7 +79,7 @@ def create_adjustment(args: dict[str, Any], *, session: Session) -> Any:
     return stock.adjust(session, user_id=acting_user_id(), idempotency_key=request_key(), **args)
 
 
-@blp.route("/slots/<int:slot_id>/lock", methods=["POST"])
+@blp.route("/slots/<id:slot_id>/lock", methods=["POST"])
 @require_role(*FLOOR)
 @mutation()
 @blp.arguments(SlotLockSchema)
@@ -82,7 +92,7 @@ def lock_slot(args: dict[str, Any], slot_id: int, *, session: Session) -> Slot:
     )
 
 
-@blp.route("/slots/<int:slot_id>/unlock", methods=["POST"])
+@blp.route("/slots/<id:slot_id>/unlock", methods=["POST"])
 @require_role(*SUPERVISE)
 @mutation()
 @blp.response(200, SlotSchema)
@@ -107,8 +117,8 @@ def create_shipment(args: dict[str, Any], *, session: Session) -> Any:
 
 
 class AllocationQueryArgsSchema(CursorArgsSchema):
-    order_line_id = fields.Integer()
-    stock_id = fields.Integer()
+    order_line_id = Id(strict=False)
+    stock_id = Id(strict=False)
     status = fields.Enum(AllocationStatus, by_value=True)
 
 
@@ -118,6 +128,12 @@ class AllocationQueryArgsSchema(CursorArgsSchema):
 def list_allocations(args: dict[str, Any]) -> dict[str, Any]:
     """List allocations by order line, stock row or status."""
     stmt = select(Allocation).options(selectinload(Allocation.stock))
+    if (sites := visible_sites()) is not None:
+        stmt = stmt.where(
+            Allocation.stock_id.in_(
+                select(Stock.id).join(Slot, Slot.id == Stock.slot_id).where(Slot.site_id.in_(sites))
+            )
+        )
     for name in ("order_line_id", "stock_id", "status"):
         if name in args:
             stmt = stmt.where(getattr(Allocation, name) == args[name])
@@ -133,14 +149,19 @@ def list_allocations(args: dict[str, Any]) -> dict[str, Any]:
 @blp.alt_response(409, response="CONFLICT", description="No stock, or only expired stock")
 def create_allocation(args: dict[str, Any], *, session: Session) -> allocation.AllocationResult:
     """Reserve stock for an order line (FEFO, FIFO, pick faces first, nearest); may be partial."""
-    require_site_of(scope.site_of_order_line(session, args["order_line_id"]))
+    site_id = scope.site_of_order_line(session, args["order_line_id"])
+    if site_id is None:
+        raise RuleViolation(
+            f"order line {args['order_line_id']} does not exist", field="order_line_id"
+        )
+    require_site_of(site_id)
     result = allocation.allocate(session, args["order_line_id"], refuse_if_none=True)
     for held in result.allocations:
         session.refresh(held, ["stock"])
     return result
 
 
-@blp.route("/allocations/<int:allocation_id>/release", methods=["POST"])
+@blp.route("/allocations/<id:allocation_id>/release", methods=["POST"])
 @require_role(*PLAN)
 @mutation()
 @blp.response(200, AllocationSchema)
@@ -159,7 +180,12 @@ def release_allocation(allocation_id: int, *, session: Session) -> Allocation:
 @blp.alt_response(409, response="CONFLICT", description="Already picked, or the slot is locked")
 def create_pick(args: dict[str, Any], *, session: Session) -> allocation.PickResult:
     """Confirm a pick against an allocation; fewer units than allocated is a short pick."""
-    require_site_of(scope.site_of_allocation(session, args["allocation_id"]))
+    site_id = scope.site_of_allocation(session, args["allocation_id"])
+    if site_id is None:
+        raise RuleViolation(
+            f"allocation {args['allocation_id']} does not exist", field="allocation_id"
+        )
+    require_site_of(site_id)
     return allocation.confirm_pick(
         session,
         args["allocation_id"],

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import Select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
+from api.blueprint import MAX_ID
 from wms.errors import RuleViolation
 
 
@@ -19,9 +20,10 @@ def decode_cursor(cursor: str) -> int:
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         kind, _, value = base64.urlsafe_b64decode(padded.encode()).decode().partition(":")
-        if kind != "id":
-            raise ValueError(kind)
-        return int(value)
+        last = int(value)
+        if kind != "id" or not 0 <= last <= MAX_ID:
+            raise ValueError(value)
+        return last
     except (ValueError, UnicodeDecodeError):
         raise RuleViolation("cursor is not one this API gave out", field="cursor") from None
 

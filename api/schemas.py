@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from marshmallow import RAISE, Schema, fields, validate
 
+from api.blueprint import MAX_ID
 from wms.models import (
     AllocationStatus,
     CountStatus,
@@ -145,16 +148,30 @@ def page_schema(item_schema: type[Schema], name: str) -> type[Schema]:
 # --- operations ------------------------------------------------------------------------------
 
 
-def _quantity(**kwargs: object) -> fields.Integer:
-    return fields.Integer(strict=True, required=True, **kwargs)
+#: Quantities are 32-bit integers in the database.
+MAX_QUANTITY = 2**31 - 1
+
+
+def Id(*, strict: bool = True, **kwargs: Any) -> fields.Integer:
+    """A database id field: a whole number from 1 to 2³¹-1 (query strings: ``strict=False``)."""
+    return fields.Integer(strict=strict, validate=validate.Range(min=1, max=MAX_ID), **kwargs)
+
+
+def _quantity(*, minimum: int = 1, **kwargs: Any) -> fields.Integer:
+    return fields.Integer(
+        strict=True,
+        required=True,
+        validate=validate.Range(min=minimum, max=MAX_QUANTITY),
+        **kwargs,
+    )
 
 
 class MoveCreateSchema(StrictSchema):
-    from_slot_id = fields.Integer(strict=True, required=True)
-    to_slot_id = fields.Integer(strict=True, required=True)
-    item_id = fields.Integer(strict=True, required=True)
+    from_slot_id = Id(required=True)
+    to_slot_id = Id(required=True)
+    item_id = Id(required=True)
     lot = fields.String(load_default="")
-    quantity = _quantity(validate=validate.Range(min=1))
+    quantity = _quantity()
     reason = fields.String(load_default="", validate=validate.Length(max=255))
 
 
@@ -165,11 +182,13 @@ class MoveResultSchema(Schema):
 
 
 class AdjustmentCreateSchema(StrictSchema):
-    slot_id = fields.Integer(strict=True, required=True)
-    item_id = fields.Integer(strict=True, required=True)
+    slot_id = Id(required=True)
+    item_id = Id(required=True)
     lot = fields.String(load_default="")
     expiry = fields.Date(load_default=None)
-    quantity = _quantity(metadata={"description": "Signed: negative takes units out"})
+    quantity = _quantity(
+        minimum=-MAX_QUANTITY, metadata={"description": "Signed: negative takes units out"}
+    )
     reason = fields.String(
         required=True, metadata={"description": "damaged, lost, expired, found or correction"}
     )
@@ -181,10 +200,10 @@ class SlotLockSchema(StrictSchema):
 
 
 class ShipmentCreateSchema(StrictSchema):
-    slot_id = fields.Integer(strict=True, required=True)
-    item_id = fields.Integer(strict=True, required=True)
+    slot_id = Id(required=True)
+    item_id = Id(required=True)
     lot = fields.String(load_default="")
-    quantity = _quantity(validate=validate.Range(min=1))
+    quantity = _quantity()
     reference = fields.String(load_default=None, validate=validate.Length(max=120))
 
 
@@ -201,7 +220,7 @@ class AllocationSchema(Schema):
 
 
 class AllocationCreateSchema(StrictSchema):
-    order_line_id = fields.Integer(strict=True, required=True)
+    order_line_id = Id(required=True)
 
 
 class AllocationResultSchema(Schema):
@@ -214,10 +233,9 @@ class AllocationResultSchema(Schema):
 
 
 class PickCreateSchema(StrictSchema):
-    allocation_id = fields.Integer(strict=True, required=True)
+    allocation_id = Id(required=True)
     quantity = _quantity(
-        validate=validate.Range(min=0),
-        metadata={"description": "Units picked; fewer than allocated is a short pick"},
+        minimum=0, metadata={"description": "Units picked; fewer than allocated is a short pick"}
     )
     reason = fields.String(load_default="", validate=validate.Length(max=255))
 
@@ -234,15 +252,15 @@ class PickResultSchema(Schema):
 
 
 class ExpectedLineSchema(StrictSchema):
-    item_id = fields.Integer(strict=True, required=True)
-    quantity = _quantity(validate=validate.Range(min=1))
+    item_id = Id(required=True)
+    quantity = _quantity()
     lot = fields.String(load_default="")
     expiry = fields.Date(load_default=None)
 
 
 class ReceiptCreateSchema(StrictSchema):
-    site_id = fields.Integer(strict=True, required=True)
-    dock_slot_id = fields.Integer(strict=True, required=True)
+    site_id = Id(required=True)
+    dock_slot_id = Id(required=True)
     kind = fields.Enum(ReceiptKind, by_value=True, required=True)
     supplier = fields.String(load_default="", validate=validate.Length(max=120))
     reference = fields.String(load_default=None, validate=validate.Length(max=120))
@@ -282,18 +300,18 @@ class ReceiptSchema(Schema):
 
 
 class PutawayCreateSchema(StrictSchema):
-    from_slot_id = fields.Integer(strict=True, required=True)
-    item_id = fields.Integer(strict=True, required=True)
+    from_slot_id = Id(required=True)
+    item_id = Id(required=True)
     lot = fields.String(load_default="")
-    quantity = _quantity(validate=validate.Range(min=1))
+    quantity = _quantity()
     reference = fields.String(load_default=None, validate=validate.Length(max=120))
 
 
 class PutawayConfirmSchema(StrictSchema):
-    to_slot_id = fields.Integer(
-        strict=True, required=True, metadata={"description": "The slot scanned; may differ"}
+    to_slot_id = Id(required=True, metadata={"description": "The slot scanned; may differ"})
+    quantity = fields.Integer(
+        strict=True, load_default=None, validate=validate.Range(min=1, max=MAX_QUANTITY)
     )
-    quantity = fields.Integer(strict=True, load_default=None, validate=validate.Range(min=1))
 
 
 class TaskSchema(Schema):
@@ -314,15 +332,15 @@ class TaskSchema(Schema):
 
 
 class CountCreateSchema(StrictSchema):
-    slot_id = fields.Integer(strict=True, required=True)
+    slot_id = Id(required=True)
     reason = fields.String(load_default="", validate=validate.Length(max=255))
 
 
 class CountedLineSchema(StrictSchema):
-    item_id = fields.Integer(strict=True, required=True)
+    item_id = Id(required=True)
     lot = fields.String(load_default="")
     expiry = fields.Date(load_default=None)
-    quantity = _quantity(validate=validate.Range(min=0))
+    quantity = _quantity(minimum=0)
 
 
 class CountSubmitSchema(StrictSchema):

@@ -33,6 +33,7 @@ from wms.models import (
 )
 from wms.stock import (
     InsufficientStock,
+    SlotLocked,
     check_quantity,
     flag_for_count,
     lock_rows,
@@ -306,7 +307,7 @@ def confirm_pick(
     slot = session.get(Slot, row.slot_id)
     assert slot is not None
     if slot.locked and quantity:
-        raise Conflict(
+        raise SlotLocked(
             f"slot {slot.barcode} is locked: {slot.lock_reason or 'no picking'}",
             field="allocation_id",
         )

@@ -10,11 +10,17 @@ from wms.models import (
     Order,
     OrderLine,
     Receipt,
+    Site,
     Slot,
     Stock,
     StockCount,
     Task,
 )
+
+
+def known_site(session: Session, site_id: int) -> int | None:
+    """The site id if such a site exists, else None (the service then says why)."""
+    return session.scalar(select(Site.id).where(Site.id == site_id))
 
 
 def site_of_slot(session: Session, slot_id: int) -> int | None:
