@@ -42,6 +42,8 @@ from wms.stock import (
 )
 
 ALLOCATABLE_ORDER_STATES = (OrderStatus.OPEN, OrderStatus.BACKORDERED, OrderStatus.ALLOCATED)
+#: A short pick re-allocates its missing units for orders already being picked, too.
+REALLOCATABLE_ORDER_STATES = (*ALLOCATABLE_ORDER_STATES, OrderStatus.IN_WAVE)
 
 
 class ExpiredStockOnly(Conflict):
@@ -122,7 +124,7 @@ def allocate(
     ``refuse_if_none``, a line that gets nothing raises 409 (expired_stock or
     insufficient_stock) instead.
     """
-    result = _allocate(session, order_line_id, today=today)
+    result = _allocate(session, order_line_id, today=today, states=ALLOCATABLE_ORDER_STATES)
     if refuse_if_none and result.short and not result.allocations:
         if result.reason == EXPIRED_ONLY:
             raise ExpiredStockOnly(
@@ -137,11 +139,17 @@ def allocate(
 EXPIRED_ONLY = "only expired stock remains"
 
 
-def _allocate(session: Session, order_line_id: int, *, today: dt.date | None) -> AllocationResult:
+def _allocate(
+    session: Session,
+    order_line_id: int,
+    *,
+    today: dt.date | None,
+    states: tuple[OrderStatus, ...],
+) -> AllocationResult:
     line = _lock_line(session, order_line_id)
     order = session.get(Order, line.order_id)
     assert order is not None
-    if order.status not in ALLOCATABLE_ORDER_STATES:
+    if order.status not in states:
         raise Conflict(
             f"order {order.number} is {order.status.value} and cannot be allocated",
             field="order_line_id",
@@ -330,7 +338,8 @@ def confirm_pick(
         flag_for_count(
             session, row.slot_id, reason=f"short pick: {missing} missing for line {line.id}"
         )
-        again = allocate(session, line.id)
+        # The order is usually in a wave by now; its missing units are re-allocated all the same.
+        again = _allocate(session, line.id, today=None, states=REALLOCATABLE_ORDER_STATES)
         result.reallocated = again.allocations
         result.backordered = again.short
         if again.short:

@@ -371,6 +371,13 @@ def adjust(
     item = get_item(session, item_id)
     if item.lot_tracked and not lot:
         raise RuleViolation(f"{item.sku} is lot-tracked: give the lot", field="lot")
+    # Untracked items carry no lot or expiry: a stray date would later read as expired stock.
+    if not item.lot_tracked and lot:
+        raise RuleViolation(f"{item.sku} is not lot-tracked: leave the lot empty", field="lot")
+    if not item.expiry_tracked and expiry is not None:
+        raise RuleViolation(
+            f"{item.sku} is not expiry-tracked: leave the expiry empty", field="expiry"
+        )
     if quantity > 0:
         if (
             item.expiry_tracked
