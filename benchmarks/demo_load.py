@@ -15,15 +15,13 @@ import datetime as dt
 import os
 import tempfile
 import time
-import uuid
-from collections.abc import Callable
 from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from benchmarks._databases import postgres_database
 from wms import check, demo, migrate
 from wms.db import make_engine, make_sessions
 
@@ -59,22 +57,6 @@ def _load(url: str, size: str) -> dict[str, object]:
     }
 
 
-def _postgres_database(server_url: str) -> tuple[str, Callable[[], None]]:
-    admin = create_engine(
-        make_url(server_url).set(database="postgres"), isolation_level="AUTOCOMMIT"
-    )
-    name = f"wms_bench_{uuid.uuid4().hex[:8]}"
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-
-    def drop() -> None:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-    return make_url(server_url).set(database=name).render_as_string(hide_password=False), drop
-
-
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small network only")
@@ -88,7 +70,7 @@ def main(argv: list[str] | None = None) -> None:
         for size in sizes:
             rows.append(_load(f"sqlite:///{Path(tmp) / (size + '.sqlite3')}", size))
             if args.postgres:
-                url, drop = _postgres_database(args.postgres)
+                url, drop = postgres_database(args.postgres)
                 try:
                     rows.append(_load(url, size))
                 finally:

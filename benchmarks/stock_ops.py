@@ -71,10 +71,11 @@ from typing import Any, Protocol
 
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy import create_engine, insert, text
+from sqlalchemy import insert
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from benchmarks._databases import postgres_database
 from wms import allocation, check, migrate, tokens
 from wms.db import make_engine, make_sessions
 from wms.models import (
@@ -617,22 +618,6 @@ def _measure_backend(
     return cells, ok
 
 
-def _postgres_database(server_url: str) -> tuple[str, Callable[[], None]]:
-    admin = create_engine(
-        make_url(server_url).set(database="postgres"), isolation_level="AUTOCOMMIT"
-    )
-    name = f"wms_bench_{uuid.uuid4().hex[:8]}"
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-
-    def drop() -> None:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-    return make_url(server_url).set(database=name).render_as_string(hide_password=False), drop
-
-
 # --- pgbench ------------------------------------------------------------------------------------
 
 _TPS = re.compile(r"^tps = ([0-9.]+)", re.MULTILINE)
@@ -650,7 +635,7 @@ def _pgbench(server_url: str, seconds: int, tmp: Path) -> Iterator[Ceiling]:
             "postgresql", "pgbench", clients, note="pgbench not found (postgresql-client)"
         )
         return
-    url, drop = _postgres_database(server_url)
+    url, drop = postgres_database(server_url)
     parsed = make_url(url)
     env = dict(os.environ)
     if parsed.password:
@@ -750,7 +735,7 @@ def main(argv: list[str] | None = None) -> None:
         checks_ok &= ok
         if args.postgres:
             with _pgbench(args.postgres, seconds, tmp) as ceiling:
-                url, drop = _postgres_database(args.postgres)
+                url, drop = postgres_database(args.postgres)
                 try:
                     cells, ok = _measure_backend(url, seconds, tmp, ceiling)
                 finally:

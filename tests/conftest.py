@@ -112,6 +112,19 @@ def new_database(database_factory: DatabaseFactory) -> Callable[[], str]:
     return database_factory.new
 
 
+@pytest.fixture
+def pg_sessions(new_database: Callable[[], str]) -> Iterator[sessionmaker[Session]]:
+    """Sessions on a fresh, migrated database, where transactions really commit.
+
+    For tests of concurrent transactions (the shared test database rolls each test back on
+    one connection, which threads cannot share).
+    """
+    engine = make_engine(new_database())
+    migrate.upgrade(engine)
+    yield sessionmaker(engine, expire_on_commit=False)
+    engine.dispose()
+
+
 @pytest.fixture(scope="session")
 def database_url(database_factory: DatabaseFactory) -> str:
     """The URL of the run's shared database, migrated to head."""

@@ -9,9 +9,8 @@ from contextlib import contextmanager
 
 import pytest
 from sqlalchemy import func, select
-from sqlalchemy.orm import sessionmaker
 
-from wms import allocation, check, migrate
+from wms import allocation, check
 from wms.counting import (
     DEFAULT_VARIANCE_THRESHOLD,
     CountBelowReserved,
@@ -22,7 +21,6 @@ from wms.counting import (
     start_count,
     submit_count,
 )
-from wms.db import make_engine
 from wms.errors import Conflict, NotFound, RuleViolation
 from wms.models import (
     CountStatus,
@@ -565,15 +563,6 @@ def test_an_unknown_count_is_not_found(session, operation):
 
 
 # --- at the same time, on PostgreSQL -----------------------------------------------------------
-
-
-@pytest.fixture
-def pg_sessions(new_database):
-    """Sessions on a fresh, migrated database, so concurrent transactions really commit."""
-    engine = make_engine(new_database())
-    migrate.upgrade(engine)
-    yield sessionmaker(engine, expire_on_commit=False)
-    engine.dispose()
 
 
 @pytest.mark.postgres

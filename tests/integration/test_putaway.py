@@ -9,10 +9,8 @@ from contextlib import contextmanager
 
 import pytest
 from sqlalchemy import func, select
-from sqlalchemy.orm import sessionmaker
 
-from wms import check, migrate
-from wms.db import make_engine
+from wms import check
 from wms.errors import Conflict, NotFound, RuleViolation
 from wms.models import (
     Item,
@@ -641,15 +639,6 @@ def test_an_invalid_destination_is_refused_and_nothing_moves(
 
 
 # --- at the same time, on PostgreSQL -----------------------------------------------------------
-
-
-@pytest.fixture
-def pg_sessions(new_database):
-    """Sessions on a fresh, migrated database, so concurrent transactions really commit."""
-    engine = make_engine(new_database())
-    migrate.upgrade(engine)
-    yield sessionmaker(engine, expire_on_commit=False)
-    engine.dispose()
 
 
 @pytest.mark.postgres

@@ -9,10 +9,8 @@ from contextlib import contextmanager
 
 import pytest
 from sqlalchemy import func, select
-from sqlalchemy.orm import sessionmaker
 
-from wms import check, migrate
-from wms.db import make_engine
+from wms import check
 from wms.errors import Conflict, NotFound, RuleViolation
 from wms.models import (
     Item,
@@ -586,15 +584,6 @@ def test_closing_or_cancelling_an_unknown_receipt_is_not_found(session, finish):
 
 
 # --- at the same time, on PostgreSQL -----------------------------------------------------------
-
-
-@pytest.fixture
-def pg_sessions(new_database):
-    """Sessions on a fresh, migrated database, so concurrent transactions really commit."""
-    engine = make_engine(new_database())
-    migrate.upgrade(engine)
-    yield sessionmaker(engine, expire_on_commit=False)
-    engine.dispose()
 
 
 @pytest.mark.postgres
