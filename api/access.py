@@ -37,3 +37,12 @@ def visible_sites() -> frozenset[int] | None:
     """The sites whose data the principal may read, or None for every site (admins)."""
     principal = current_principal()
     return None if principal.role == "admin" else principal.site_ids
+
+
+def require_site_of_named(site_id: int | None, *, field: str, what: str, value: int) -> None:
+    """Refuse an unknown thing named in a request body (422 on the field), then check its site."""
+    from wms.errors import RuleViolation
+
+    if site_id is None:
+        raise RuleViolation(f"{what} {value} does not exist", field=field)
+    require_site(site_id)

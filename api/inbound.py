@@ -22,7 +22,7 @@ from api.access import (
 from api.auth import require_role
 from api.blueprint import Blueprint
 from api.context import mutation
-from api.pagination import page
+from api.pagination import page, where_equal
 from api.schemas import (
     CountCreateSchema,
     CountDecisionSchema,
@@ -138,9 +138,7 @@ def list_putaway_tasks(args: dict[str, Any]) -> dict[str, Any]:
     stmt = select(Task).where(Task.kind == TaskKind.PUTAWAY)
     if (sites := visible_sites()) is not None:
         stmt = stmt.where(Task.site_id.in_(sites))
-    for name in ("site_id", "status"):
-        if name in args:
-            stmt = stmt.where(getattr(Task, name) == args[name])
+    stmt = where_equal(stmt, Task, args, ("site_id", "status"))
     with transaction(readonly=True) as session:
         return page(session, stmt, Task.id, limit=args["limit"], cursor=args["cursor"])
 

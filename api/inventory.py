@@ -10,7 +10,7 @@ from sqlalchemy.orm import selectinload
 
 from api.access import require_site_of, visible_sites
 from api.blueprint import Blueprint
-from api.pagination import page
+from api.pagination import page, where_equal
 from api.schemas import (
     CursorArgsSchema,
     Id,
@@ -21,7 +21,7 @@ from api.schemas import (
     StrictSchema,
     page_schema,
 )
-from wms import scanning
+from wms import scanning, scope
 from wms.db import transaction
 from wms.errors import NotFound
 from wms.models import (
@@ -148,9 +148,7 @@ def list_slots(args: dict[str, Any]) -> dict[str, Any]:
     stmt = select(Slot)
     if (sites := visible_sites()) is not None:
         stmt = stmt.where(Slot.site_id.in_(sites))
-    for name in ("site_id", "kind", "barcode", "locked", "needs_count"):
-        if name in args:
-            stmt = stmt.where(getattr(Slot, name) == args[name])
+    stmt = where_equal(stmt, Slot, args, ("site_id", "kind", "barcode", "locked", "needs_count"))
     with transaction(readonly=True) as session:
         return page(session, stmt, Slot.id, limit=args["limit"], cursor=args["cursor"])
 
@@ -185,9 +183,7 @@ def list_stock(args: dict[str, Any]) -> dict[str, Any]:
     stmt = select(Stock).options(selectinload(Stock.slot), selectinload(Stock.item))
     if (sites := visible_sites()) is not None:
         stmt = stmt.where(Stock.slot_id.in_(select(Slot.id).where(Slot.site_id.in_(sites))))
-    for name in ("item_id", "slot_id", "lot"):
-        if name in args:
-            stmt = stmt.where(getattr(Stock, name) == args[name])
+    stmt = where_equal(stmt, Stock, args, ("item_id", "slot_id", "lot"))
     if "site_id" in args:
         stmt = stmt.where(Stock.slot_id.in_(select(Slot.id).where(Slot.site_id == args["site_id"])))
     if "expiry_before" in args:
@@ -205,14 +201,8 @@ def list_movements(args: dict[str, Any]) -> dict[str, Any]:
     """Read the ledger, newest first, filtered by row, item, slot, kind, operation or time."""
     stmt = select(Movement).options(selectinload(Movement.stock))
     if (sites := visible_sites()) is not None:
-        stmt = stmt.where(
-            Movement.stock_id.in_(
-                select(Stock.id).join(Slot, Slot.id == Stock.slot_id).where(Slot.site_id.in_(sites))
-            )
-        )
-    for name in ("stock_id", "kind", "operation_id"):
-        if name in args:
-            stmt = stmt.where(getattr(Movement, name) == args[name])
+        stmt = stmt.where(Movement.stock_id.in_(scope.stock_ids_at_sites(sites)))
+    stmt = where_equal(stmt, Movement, args, ("stock_id", "kind", "operation_id"))
     if "item_id" in args:
         stmt = stmt.where(
             Movement.stock_id.in_(select(Stock.id).where(Stock.item_id == args["item_id"]))

@@ -19,12 +19,13 @@ from api.access import (
     acting_user_id,
     request_key,
     require_site_of,
+    require_site_of_named,
     visible_sites,
 )
 from api.auth import require_role
 from api.blueprint import Blueprint
 from api.context import mutation
-from api.pagination import page
+from api.pagination import page, where_equal
 from api.schemas import (
     AdjustmentCreateSchema,
     AllocationCreateSchema,
@@ -44,8 +45,7 @@ from api.schemas import (
 )
 from wms import allocation, scope, stock
 from wms.db import transaction
-from wms.errors import RuleViolation
-from wms.models import Allocation, AllocationStatus, Slot, Stock
+from wms.models import Allocation, AllocationStatus, Slot
 
 blp = Blueprint("operations", __name__, url_prefix="/api/v1", description="Stock operations")
 
@@ -129,14 +129,8 @@ def list_allocations(args: dict[str, Any]) -> dict[str, Any]:
     """List allocations by order line, stock row or status."""
     stmt = select(Allocation).options(selectinload(Allocation.stock))
     if (sites := visible_sites()) is not None:
-        stmt = stmt.where(
-            Allocation.stock_id.in_(
-                select(Stock.id).join(Slot, Slot.id == Stock.slot_id).where(Slot.site_id.in_(sites))
-            )
-        )
-    for name in ("order_line_id", "stock_id", "status"):
-        if name in args:
-            stmt = stmt.where(getattr(Allocation, name) == args[name])
+        stmt = stmt.where(Allocation.stock_id.in_(scope.stock_ids_at_sites(sites)))
+    stmt = where_equal(stmt, Allocation, args, ("order_line_id", "stock_id", "status"))
     with transaction(readonly=True) as session:
         return page(session, stmt, Allocation.id, limit=args["limit"], cursor=args["cursor"])
 
@@ -149,16 +143,15 @@ def list_allocations(args: dict[str, Any]) -> dict[str, Any]:
 @blp.alt_response(409, response="CONFLICT", description="No stock, or only expired stock")
 def create_allocation(args: dict[str, Any], *, session: Session) -> allocation.AllocationResult:
     """Reserve stock for an order line (FEFO, FIFO, pick faces first, nearest); may be partial."""
-    site_id = scope.site_of_order_line(session, args["order_line_id"])
-    if site_id is None:
-        raise RuleViolation(
-            f"order line {args['order_line_id']} does not exist", field="order_line_id"
-        )
-    require_site_of(site_id)
-    result = allocation.allocate(session, args["order_line_id"], refuse_if_none=True)
-    for held in result.allocations:
-        session.refresh(held, ["stock"])
-    return result
+    line_id = args["order_line_id"]
+    require_site_of_named(
+        scope.site_of_order_line(session, line_id),
+        field="order_line_id",
+        what="order line",
+        value=line_id,
+    )
+    # Serialised inside this transaction, so each allocation's stock loads when dumped.
+    return allocation.allocate(session, line_id, refuse_if_none=True)
 
 
 @blp.route("/allocations/<id:allocation_id>/release", methods=["POST"])
@@ -180,12 +173,12 @@ def release_allocation(allocation_id: int, *, session: Session) -> Allocation:
 @blp.alt_response(409, response="CONFLICT", description="Already picked, or the slot is locked")
 def create_pick(args: dict[str, Any], *, session: Session) -> allocation.PickResult:
     """Confirm a pick against an allocation; fewer units than allocated is a short pick."""
-    site_id = scope.site_of_allocation(session, args["allocation_id"])
-    if site_id is None:
-        raise RuleViolation(
-            f"allocation {args['allocation_id']} does not exist", field="allocation_id"
-        )
-    require_site_of(site_id)
+    require_site_of_named(
+        scope.site_of_allocation(session, args["allocation_id"]),
+        field="allocation_id",
+        what="allocation",
+        value=args["allocation_id"],
+    )
     return allocation.confirm_pick(
         session,
         args["allocation_id"],

@@ -28,6 +28,16 @@ def decode_cursor(cursor: str) -> int:
         raise RuleViolation("cursor is not one this API gave out", field="cursor") from None
 
 
+def where_equal(
+    stmt: Select[Any], model: type[Any], args: dict[str, Any], names: tuple[str, ...]
+) -> Select[Any]:
+    """Add ``model.name == args[name]`` for each of names the request gave."""
+    for name in names:
+        if name in args:
+            stmt = stmt.where(getattr(model, name) == args[name])
+    return stmt
+
+
 def page(
     session: Session,
     stmt: Select[Any],

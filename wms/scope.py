@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from collections.abc import Iterable
+
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from wms.models import (
@@ -61,4 +63,13 @@ def site_of_count(session: Session, count_id: int) -> int | None:
         select(Slot.site_id)
         .join(StockCount, StockCount.slot_id == Slot.id)
         .where(StockCount.id == count_id)
+    )
+
+
+def stock_ids_at_sites(site_ids: Iterable[int]) -> Select[tuple[int]]:
+    """A subquery of the stock rows held in slots of the given sites."""
+    return (
+        select(Stock.id)
+        .join(Slot, Slot.id == Stock.slot_id)
+        .where(Slot.site_id.in_(list(site_ids)))
     )
