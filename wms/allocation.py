@@ -40,6 +40,7 @@ from wms.stock import (
     new_operation_id,
     post,
 )
+from wms.walking import walk_estimate
 
 ALLOCATABLE_ORDER_STATES = (OrderStatus.OPEN, OrderStatus.BACKORDERED, OrderStatus.ALLOCATED)
 #: A short pick re-allocates its missing units for orders already being picked, too.
@@ -99,15 +100,6 @@ def _committed(session: Session, line_id: int) -> int:
         )
         or 0
     )
-
-
-def _walk_distance(slot: Slot, layout: dict[str, Any] | None) -> float:
-    """Metres from the depot at the front of aisle 1 to a rack slot (an estimate for ranking)."""
-    if slot.aisle is None or slot.bay is None:
-        return 0.0
-    pitch = float((layout or {}).get("aisle_pitch_m", 3.0))
-    bay_width = float((layout or {}).get("bay_width_m", 1.3))
-    return (slot.aisle - 1) * pitch + (slot.bay - 0.5) * bay_width
 
 
 def allocate(
@@ -193,7 +185,7 @@ def _allocate(
             (stock.expiry or far) if item.expiry_tracked else far,  # FEFO
             stock.received_at,  # FIFO
             0 if slot.kind is SlotKind.PICK_FACE else 1,  # pick faces before reserve
-            _walk_distance(slot, layout),  # nearest
+            walk_estimate(layout, slot),  # nearest
             stock.id,
         )
 

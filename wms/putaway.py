@@ -20,7 +20,6 @@ creating a task without a destination: the floor sees at once that the units nee
 from __future__ import annotations
 
 import datetime as dt
-import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -52,11 +51,7 @@ from wms.stock import (
     lock_rows,
     move,
 )
-
-DEFAULT_AISLE_PITCH_M = 3.0
-DEFAULT_BAY_WIDTH_M = 1.3
-#: Where walking starts for an item without a pick face.
-DEPOT_AISLE, DEPOT_BAY = 1, 0
+from wms.walking import DEPOT_AISLE, DEPOT_BAY, walk_estimate
 
 ACTIVE_TASK_STATES = (TaskStatus.OPEN, TaskStatus.IN_PROGRESS)
 
@@ -134,8 +129,6 @@ def _suggest(
     site = session.get(Site, source.site_id)
     assert site is not None
     layout: dict[str, Any] = site.layout or {}
-    pitch = float(layout.get("aisle_pitch_m", DEFAULT_AISLE_PITCH_M))
-    bay_width = float(layout.get("bay_width_m", DEFAULT_BAY_WIDTH_M))
 
     face = session.scalars(
         select(Slot)
@@ -150,9 +143,7 @@ def _suggest(
     )
 
     def distance(slot: Slot) -> float:
-        if slot.aisle is None or slot.bay is None:
-            return math.inf
-        return abs(slot.aisle - origin[0]) * pitch + abs(slot.bay - origin[1]) * bay_width
+        return walk_estimate(layout, slot, origin=origin)
 
     usable = (
         select(Slot)
@@ -428,8 +419,6 @@ def confirm_putaway(
 
 
 __all__ = [
-    "DEFAULT_AISLE_PITCH_M",
-    "DEFAULT_BAY_WIDTH_M",
     "NoSlotFits",
     "confirm_putaway",
     "create_putaway_task",
