@@ -45,6 +45,7 @@ from wms.models import (
     Zone,
 )
 from wms.scanning import gtin_forms, normalize_gtin
+from wms.stock import RACK_KINDS
 
 #: A path to a CSV file, an open CSV file (text or bytes), or rows already read as mappings
 #: from column name to value (numbered as if a header came first).
@@ -85,7 +86,6 @@ SLOT_COLUMNS: dict[str, bool] = {
 }
 
 #: Slots in the racks: they need every layout coordinate.
-RACK_KINDS = frozenset({SlotKind.PICK_FACE, SlotKind.RESERVE})
 
 _POSITION = ("aisle", "bay", "side", "level")
 #: Slot attributes an optional column sets; when the column is absent a stored slot keeps them.

@@ -343,10 +343,6 @@ class Item(Base):
         back_populates="item", cascade="all, delete-orphan"
     )
 
-    @property
-    def volume_cm3(self) -> int:
-        return max(1, (self.length_mm * self.width_mm * self.height_mm) // 1000)
-
 
 class ItemBarcode(Base):
     """A barcode that identifies an item (GTIN-8/12/13/14 or an internal code) and a pack size."""
