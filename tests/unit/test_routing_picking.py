@@ -48,9 +48,7 @@ def pick_lists(draw: st.DrawFn, layout: Layout, max_size: int = 9) -> list[Pick]
         st.sampled_from(layout.cross_aisles_m),
         st.floats(0, LENGTH).map(lambda v: round(v, 1)),
     )
-    picks = draw(
-        st.lists(st.builds(Pick, st.integers(0, layout.aisles - 1), y), max_size=max_size)
-    )
+    picks = draw(st.lists(st.builds(Pick, st.integers(0, layout.aisles - 1), y), max_size=max_size))
     if picks and draw(st.booleans()):
         picks.append(draw(st.sampled_from(picks)))
     return picks
