@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 
 from ortools.constraint_solver import pywrapcp, routing_enums_pb2
+
+from routing._vrp_data import Ticks
+from routing.vrp import COST_SCALE
 
 #: Distances go to the solver as whole millimetres.
 SCALE = 1000
@@ -58,3 +62,126 @@ def shortest_path(
             order.append(node)
         index = solution.Value(model.NextVar(index))
     return tuple(order)
+
+
+#: Leaving out a required job costs this much (times 1 + its priority) in COST_SCALE units,
+#: far above any route's cost, so the solver only does it when nothing else is feasible.
+REQUIRED_PENALTY = 10**13
+
+
+def solve_routes(
+    ticks: Ticks,
+    *,
+    time_limit_s: float,
+    solution_limit: int | None = None,
+    initial: Sequence[Sequence[int]] | None = None,
+    locked: Sequence[Sequence[int]] | None = None,
+    penalties: Sequence[int] | None = None,
+) -> list[list[int]]:
+    """Routes (per vehicle, job positions in ticks.jobs) by OR-Tools guided local search.
+
+    Every constraint of the model is carried: capacity per dimension, time windows (several
+    per job) with service and waiting, shifts, route duration, allowed vehicles, optional
+    jobs as disjunctions with their penalty (required jobs get ``REQUIRED_PENALTY``), fixed and
+    per-distance/per-time costs. ``initial`` routes seed the search; ``locked`` routes are
+    prefixes that stay as given. Deterministic when ``solution_limit`` ends the search.
+    """
+    vehicles = len(ticks.start_node)
+    depots = ticks.depot_count
+    manager = pywrapcp.RoutingIndexManager(
+        ticks.size, vehicles, list(ticks.start_node), list(ticks.end_node)
+    )
+    model = pywrapcp.RoutingModel(manager)
+
+    # Arc costs: one evaluator per distinct cost per distance.
+    evaluators: dict[float, int] = {}
+    for v in range(vehicles):
+        rate = ticks.cost_per_distance[v]
+        if rate not in evaluators:
+            costs = [[round(rate * COST_SCALE * d) for d in row] for row in ticks.distance]
+            evaluators[rate] = model.RegisterTransitMatrix(costs)
+        model.SetArcCostEvaluatorOfVehicle(evaluators[rate], v)
+        model.SetFixedCostOfVehicle(ticks.fixed_cost[v], v)
+
+    for d in range(len(ticks.capacity[0]) if ticks.capacity else 0):
+        demand = [ticks.demand[n][d] for n in range(ticks.size)]
+        callback = model.RegisterUnaryTransitVector(demand)
+        model.AddDimensionWithVehicleCapacity(
+            callback, 0, [ticks.capacity[v][d] for v in range(vehicles)], True, f"load{d}"
+        )
+
+    transit = [
+        [ticks.travel_ticks[a][b] + ticks.service_ticks[a] for b in range(ticks.size)]
+        for a in range(ticks.size)
+    ]
+    time_callback = model.RegisterTransitMatrix(transit)
+    model.AddDimension(time_callback, ticks.horizon, ticks.horizon, False, "time")
+    time = model.GetDimensionOrDie("time")
+    for node in range(depots, ticks.size):
+        windows = ticks.windows[node]
+        if not windows:
+            continue
+        cumul = time.CumulVar(manager.NodeToIndex(node))
+        cumul.SetRange(windows[0][0], windows[-1][1])
+        for (_, gap_start), (gap_end, _) in itertools.pairwise(windows):
+            if gap_end - gap_start > 1:
+                cumul.RemoveInterval(gap_start + 1, gap_end - 1)
+    for v in range(vehicles):
+        opens, closes = ticks.shift[v]
+        time.CumulVar(model.Start(v)).SetRange(opens, closes)
+        time.CumulVar(model.End(v)).SetRange(opens, closes)
+        time.SetSpanUpperBoundForVehicle(ticks.max_duration[v], v)
+        if ticks.span_cost[v]:
+            time.SetSpanCostCoefficientForVehicle(ticks.span_cost[v], v)
+    for v in range(vehicles):
+        # Leave as late and come back as early as the route allows.
+        model.AddVariableMaximizedByFinalizer(time.CumulVar(model.Start(v)))
+        model.AddVariableMinimizedByFinalizer(time.CumulVar(model.End(v)))
+
+    for position, job in enumerate(ticks.jobs):
+        index = manager.NodeToIndex(depots + position)
+        allowed = ticks.allowed[position]
+        if allowed is not None:
+            model.SetAllowedVehiclesForIndex(list(allowed), index)
+        penalty = (
+            penalties[position]
+            if penalties is not None
+            else REQUIRED_PENALTY * (1 + max(0, job.priority))
+        )
+        model.AddDisjunction([index], penalty)
+
+    params = pywrapcp.DefaultRoutingSearchParameters()
+    params.first_solution_strategy = (
+        routing_enums_pb2.FirstSolutionStrategy.PARALLEL_CHEAPEST_INSERTION
+    )
+    params.local_search_metaheuristic = (
+        routing_enums_pb2.LocalSearchMetaheuristic.GUIDED_LOCAL_SEARCH
+    )
+    params.time_limit.FromMilliseconds(max(1, int(time_limit_s * 1000)))
+    if solution_limit is not None:
+        params.solution_limit = max(1, solution_limit)
+    model.CloseModelWithParameters(params)
+
+    def as_indexes(routes: Sequence[Sequence[int]]) -> list[list[int]]:
+        return [[manager.NodeToIndex(depots + p) for p in route] for route in routes]
+
+    if locked:
+        model.ApplyLocksToAllVehicles(as_indexes(locked), False)
+    solution = None
+    if initial is not None:
+        assignment = model.ReadAssignmentFromRoutes(as_indexes(initial), True)
+        if assignment is not None:
+            solution = model.SolveFromAssignmentWithParameters(assignment, params)
+    if solution is None:
+        solution = model.SolveWithParameters(params)
+    if solution is None:
+        raise RuntimeError(f"OR-Tools found no solution (status {model.status()})")
+    routes = []
+    for v in range(vehicles):
+        route = []
+        index = solution.Value(model.NextVar(model.Start(v)))
+        while not model.IsEnd(index):
+            route.append(manager.IndexToNode(index) - depots)
+            index = solution.Value(model.NextVar(index))
+        routes.append(route)
+    return routes
