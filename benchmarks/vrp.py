@@ -20,11 +20,13 @@ Engines, each on one core (OR-Tools and PyVRP are single-threaded; VROOM gets on
 - ``ours``: ``routing.vrp.solve`` (``engine="auto"``), with the instance's coordinates; the
   ``won by`` column says which engine's routes it returned: ``pyvrp``, ``pyvrp+ortools``
   (OR-Tools' polish improved PyVRP's routes) or ``ortools``;
+- ``ortools``: ``routing.vrp.solve(engine="ortools")``, our OR-Tools engine alone (the one
+  that runs where PyVRP cannot: locked prefixes, more demand than the fleet carries);
 - ``vroom``: VROOM through pyvroom (the ``bench`` extra: ``pip install -e .[bench]``),
   exploration level 5, one thread, the time limit as its timeout (it may stop earlier);
-- ``pyvrp``: PyVRP alone (``pyvrp.solve``, ``MaxRuntime``) for the whole limit.
+- ``pyvrp``: ``routing.vrp.solve(engine="pyvrp")``, PyVRP alone for the whole limit.
 
-The peers get the integer problem ours does (``routing._vrp_data.to_ticks``): distances and
+VROOM gets the integer problem ours does (``routing._vrp_data.to_ticks``): distances and
 times in ticks of 1/``Problem.time_scale`` (1/100), distances rounded, travel and service
 times rounded up, windows shrunk inwards to whole ticks, the instance's fleet. Whatever an
 engine returns, its routes are re-checked here (``check_routes``): every customer exactly
@@ -86,7 +88,7 @@ DEFAULT_DATA = ROOT.parent / "shared" / "benchdata"
 SOLOMON_FAMILIES = ("C1", "C2", "R1", "R2", "RC1", "RC2")
 FAMILIES = (*SOLOMON_FAMILIES, "X")
 SOLOMON = "Solomon"  # the summary row over all six Solomon families
-ENGINES = ("ours", "vroom", "pyvrp")
+ENGINES = ("ours", "ortools", "vroom", "pyvrp")
 LIMITS_S = (2.0, 10.0)
 QUICK_INSTANCES = ("C101", "R101", "RC101", "C201", "R201", "RC201")
 QUICK_LIMITS_S = (2.0,)
@@ -257,16 +259,24 @@ class Outcome:
 Engine = Callable[[Instance, float, int], Outcome]
 
 
-def solve_ours(instance: Instance, time_limit_s: float, seed: int) -> Outcome:
-    """``routing.vrp.solve``, as the application calls it."""
-    solution = solve(
-        instance.problem,
-        time_limit_s=time_limit_s,
-        seed=seed,
-        coordinates=instance.coordinates,
-    )
-    routes = {route.vehicle: [visit.job for visit in route.visits] for route in solution.routes}
-    return Outcome(routes, len(solution.unassigned), solution.engine)
+def _solve_with(engine: str) -> Engine:
+    def run(instance: Instance, time_limit_s: float, seed: int) -> Outcome:
+        solution = solve(
+            instance.problem,
+            time_limit_s=time_limit_s,
+            seed=seed,
+            coordinates=instance.coordinates,
+            engine=engine,
+        )
+        routes = {r.vehicle: [visit.job for visit in r.visits] for r in solution.routes}
+        return Outcome(routes, len(solution.unassigned), solution.engine)
+
+    run.__doc__ = f"``routing.vrp.solve(engine={engine!r})``."
+    return run
+
+
+#: ``routing.vrp.solve`` as the application calls it.
+solve_ours = _solve_with("auto")
 
 
 def solve_vroom(instance: Instance, time_limit_s: float, seed: int) -> Outcome:
@@ -283,7 +293,7 @@ def solve_vroom(instance: Instance, time_limit_s: float, seed: int) -> Outcome:
     vroom_input = vroom.Input()
     vroom_input.set_durations_matrix("car", np.array(ticks.travel_ticks, dtype=np.int64))
     vroom_input.set_costs_matrix("car", np.array(ticks.distance_ticks, dtype=np.int64))
-    for v in range(len(problem.vehicles)):
+    for v in range(len(ticks.vehicles)):
         vroom_input.add_vehicle(
             vroom.Vehicle(
                 v,
@@ -308,7 +318,7 @@ def solve_vroom(instance: Instance, time_limit_s: float, seed: int) -> Outcome:
         exploration_level=5, nb_threads=1, timeout=dt.timedelta(seconds=time_limit_s)
     ).to_dict()
     routes = {
-        problem.vehicles[route["vehicle"]].id: [
+        ticks.vehicles[route["vehicle"]].id: [
             ticks.jobs[step["id"] - 1].id for step in route["steps"] if step["type"] == "job"
         ]
         for route in found["routes"]
@@ -316,79 +326,11 @@ def solve_vroom(instance: Instance, time_limit_s: float, seed: int) -> Outcome:
     return Outcome(routes, len(found["unassigned"]), "vroom")
 
 
-def solve_pyvrp(instance: Instance, time_limit_s: float, seed: int) -> Outcome:
-    """PyVRP alone for the whole limit, on the integer problem ours solves."""
-    import numpy as np
-    from pyvrp import Client, Depot, Location, ProblemData, VehicleType
-    from pyvrp import solve as pyvrp_solve
-    from pyvrp.stop import MaxRuntime
-
-    from routing._vrp_data import to_ticks
-
-    problem = instance.problem
-    ticks = to_ticks(problem, problem.jobs)
-    if any(len(w) > 1 for w in ticks.windows) or any(a is not None for a in ticks.allowed):
-        raise ValueError(f"{instance.name}: PyVRP takes one window per job and no capabilities")
-    coordinates = instance.coordinates
-    locations = [
-        Location(*(coordinates[loc] if coordinates else (0.0, 0.0))) for loc in ticks.location
-    ]
-    clients = [
-        Client(
-            location=node,
-            delivery=list(ticks.demand[node]),
-            service_duration=ticks.service_ticks[node],
-            tw_early=ticks.windows[node][0][0] if ticks.windows[node] else 0,
-            tw_late=ticks.windows[node][0][1] if ticks.windows[node] else ticks.horizon,
-        )
-        for node in range(ticks.depot_count, ticks.size)
-    ]
-    # Identical vehicles are one vehicle type; remember which vehicles a type stands for.
-    types: dict[tuple[int, int, tuple[int, ...], tuple[int, int], int], list[int]] = {}
-    for v in range(len(problem.vehicles)):
-        key = (
-            ticks.start_node[v],
-            ticks.end_node[v],
-            ticks.capacity[v],
-            ticks.shift[v],
-            ticks.max_duration[v],
-        )
-        types.setdefault(key, []).append(v)
-    data = ProblemData(
-        locations=locations,
-        clients=clients,
-        depots=[Depot(location=n) for n in range(ticks.depot_count)],
-        vehicle_types=[
-            VehicleType(
-                num_available=len(members),
-                capacity=list(capacity),
-                start_depot=start,
-                end_depot=end,
-                tw_early=shift[0],
-                tw_late=shift[1],
-                shift_duration=max_duration,
-            )
-            for (start, end, capacity, shift, max_duration), members in types.items()
-        ],
-        distance_matrices=[np.array(ticks.distance_ticks, dtype=np.int64)],  # type: ignore[list-item]
-        duration_matrices=[np.array(ticks.travel_ticks, dtype=np.int64)],  # type: ignore[list-item]
-    )
-    best = pyvrp_solve(data, stop=MaxRuntime(time_limit_s), seed=seed, display=False).best
-    free = [list(members) for members in types.values()]
-    routes: dict[str, list[str]] = {}
-    served = 0
-    for route in best.routes():
-        vehicle = problem.vehicles[free[route.vehicle_type()].pop(0)]
-        stops = [ticks.jobs[a.idx].id for a in route if a.is_client()]
-        routes[vehicle.id] = stops
-        served += len(stops)
-    return Outcome(routes, len(problem.jobs) - served, "pyvrp")
-
-
 ENGINE_SOLVERS: dict[str, Engine] = {
     "ours": solve_ours,
+    "ortools": _solve_with("ortools"),
     "vroom": solve_vroom,
-    "pyvrp": solve_pyvrp,
+    "pyvrp": _solve_with("pyvrp"),
 }
 
 
@@ -398,7 +340,7 @@ def available_engines(requested: Sequence[str]) -> tuple[list[str], list[str]]:
     for name in requested:
         if name not in ENGINE_SOLVERS:
             raise ValueError(f"engine must be one of {', '.join(ENGINES)}; got {name!r}")
-        module = {"vroom": "vroom", "pyvrp": "pyvrp"}.get(name)
+        module = {"vroom": "vroom"}.get(name)
         if module is not None:
             try:
                 __import__(module)
@@ -755,7 +697,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--quick", action="store_true", help="6 Solomon instances at 2 s")
     parser.add_argument("--instances", help="names or patterns, e.g. C101,R1*,X-n101*")
     parser.add_argument("--limits", help="seconds per instance, e.g. 2,10 (quick: 2)")
-    parser.add_argument("--engines", default=",".join(ENGINES), help="ours,vroom,pyvrp")
+    parser.add_argument("--engines", default=",".join(ENGINES), help="ours,ortools,vroom,pyvrp")
     parser.add_argument("--data", default=str(DEFAULT_DATA), help="benchmark data directory")
     parser.add_argument("--csv", default="benchmarks/results/vrp.csv")
     parser.add_argument("--per-instance", action="store_true", help="print every row")

@@ -64,11 +64,6 @@ def shortest_path(
     return tuple(order)
 
 
-#: Leaving out a required job costs this much (times 1 + its priority) in COST_SCALE units,
-#: far above any route's cost, so the solver only does it when nothing else is feasible.
-REQUIRED_PENALTY = 10**13
-
-
 def solve_routes(
     ticks: Ticks,
     *,
@@ -76,17 +71,17 @@ def solve_routes(
     solution_limit: int | None = None,
     initial: Sequence[Sequence[int]] | None = None,
     locked: Sequence[Sequence[int]] | None = None,
-    penalties: Sequence[int] | None = None,
-) -> list[list[int]]:
-    """Routes (per vehicle, job positions in ticks.jobs) by OR-Tools guided local search.
+) -> list[list[int]] | None:
+    """Routes (per vehicle of ``ticks.vehicles``, job positions) by guided local search.
 
     Every constraint of the model is carried: capacity per dimension, time windows (several
-    per job) with service and waiting, shifts, route duration, allowed vehicles, optional
-    jobs as disjunctions with their penalty (required jobs get ``REQUIRED_PENALTY``), fixed and
-    per-distance/per-time costs. ``initial`` routes seed the search; ``locked`` routes are
-    prefixes that stay as given. Deterministic when ``solution_limit`` ends the search.
+    per job) with service and waiting, shifts, route duration, allowed vehicles, every job a
+    disjunction with its penalty (``ticks.penalty``), fixed and per-distance/per-time costs.
+    ``initial`` routes seed the search; ``locked`` routes are prefixes that stay as given.
+    Deterministic when ``solution_limit`` ends the search. None when no solution was found
+    within the time limit.
     """
-    vehicles = len(ticks.start_node)
+    vehicles = len(ticks.vehicles)
     depots = ticks.depot_count
     manager = pywrapcp.RoutingIndexManager(
         ticks.size, vehicles, list(ticks.start_node), list(ticks.end_node)
@@ -103,7 +98,7 @@ def solve_routes(
         model.SetArcCostEvaluatorOfVehicle(evaluators[rate], v)
         model.SetFixedCostOfVehicle(ticks.fixed_cost[v], v)
 
-    for d in range(len(ticks.capacity[0]) if ticks.capacity else 0):
+    for d in range(len(ticks.capacity[0])):
         demand = [ticks.demand[n][d] for n in range(ticks.size)]
         callback = model.RegisterUnaryTransitVector(demand)
         model.AddDimensionWithVehicleCapacity(
@@ -138,17 +133,14 @@ def solve_routes(
         model.AddVariableMaximizedByFinalizer(time.CumulVar(model.Start(v)))
         model.AddVariableMinimizedByFinalizer(time.CumulVar(model.End(v)))
 
-    for position, job in enumerate(ticks.jobs):
+    for position in range(len(ticks.jobs)):
         index = manager.NodeToIndex(depots + position)
         allowed = ticks.allowed[position]
         if allowed is not None:
-            model.SetAllowedVehiclesForIndex(list(allowed), index)
-        penalty = (
-            penalties[position]
-            if penalties is not None
-            else REQUIRED_PENALTY * (1 + max(0, job.priority))
-        )
-        model.AddDisjunction([index], penalty)
+            # SetAllowedVehiclesForIndex rejects every Python sequence in OR-Tools 9.15; the
+            # vehicle variable's domain says the same (-1: the job left out).
+            model.VehicleVar(index).SetValues([-1, *allowed])
+        model.AddDisjunction([index], ticks.penalty[position])
 
     params = pywrapcp.DefaultRoutingSearchParameters()
     params.first_solution_strategy = (
@@ -175,7 +167,7 @@ def solve_routes(
     if solution is None:
         solution = model.SolveWithParameters(params)
     if solution is None:
-        raise RuntimeError(f"OR-Tools found no solution (status {model.status()})")
+        return None
     routes = []
     for v in range(vehicles):
         route = []

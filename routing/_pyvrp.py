@@ -1,40 +1,44 @@
-"""PyVRP's hybrid search behind a plain interface (PyVRP objects never leave here).
+"""PyVRP's iterated local search behind a plain interface (PyVRP objects never leave here).
 
-PyVRP (Wouda, Lan & Kool, 2024) is a state-of-the-art solver for the problems it models:
-one time window per job, no vehicle restrictions, costs proportional to distance (plus fixed
-costs). ``fits`` says whether a problem is one of those; ``routing.vrp.solve`` then runs it
-first and lets OR-Tools, which carries every constraint, polish and check the result.
+PyVRP (Wouda, Lan & Kool, 2024) is a state-of-the-art solver for rich vehicle routing. The
+whole model of ``routing.vrp`` maps onto it:
+
+- capacities per dimension, shifts, route durations, several depots, fixed costs: as they are;
+- costs per distance and per time: each vehicle type's unit costs, in integer cost units
+  (``_cost_units``: exact when every vehicle pays the same per distance and nothing per time);
+- vehicles that cannot carry some jobs: a routing profile per set of capabilities, in which
+  reaching such a job takes longer than the horizon, so any route visiting it arrives after
+  every window and is infeasible (PyVRP's documented way of restricting access);
+- several windows for a job: one client per window at the job's location, in a mutually
+  exclusive group that is required unless the job is optional;
+- optional jobs: a prize equal to their penalty.
+
+Locked prefixes have no counterpart, and PyVRP cannot leave out required jobs, so ``fits``
+refuses problems with more required demand than the fleet carries; OR-Tools takes those.
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 
 import numpy as np
-from pyvrp import (
-    Client,
-    Depot,
-    Location,
-    ProblemData,
-    VehicleType,
-)
+from pyvrp import Client, ClientGroup, Depot, Location, ProblemData, VehicleType
 from pyvrp import solve as pyvrp_solve
+from pyvrp.exceptions import PenaltyBoundWarning
 from pyvrp.stop import MaxIterations, MaxRuntime, MultipleCriteria, StoppingCriterion
 
-from routing._vrp_data import Ticks
-from routing.vrp import COST_SCALE
+from routing._vrp_data import INT_LIMIT, Ticks
 
 
-def fits(ticks: Ticks, *, locked: bool) -> bool:
-    """Whether PyVRP models this problem exactly."""
-    return (
-        not locked
-        and len(set(ticks.cost_per_distance)) <= 1
-        and all(c > 0 for c in ticks.cost_per_distance)
-        and not any(ticks.span_cost)
-        and all(len(w) <= 1 for w in ticks.windows)
-        and all(a is None for a in ticks.allowed)
-    )
+def fits(ticks: Ticks) -> bool:
+    """Whether PyVRP can serve every required job: the fleet carries all their demand."""
+    required = [p for p, job in enumerate(ticks.jobs) if not job.optional]
+    for d in range(len(ticks.capacity[0]) if ticks.capacity else 0):
+        wanted = sum(ticks.demand[ticks.depot_count + p][d] for p in required)
+        if wanted > sum(c[d] for c in ticks.capacity):
+            return False
+    return bool(ticks.vehicles)
 
 
 def solve_routes(
@@ -44,44 +48,116 @@ def solve_routes(
     seed: int = 0,
     max_iterations: int | None = None,
     coordinates: Sequence[tuple[float, float]] | None = None,
-    prizes: Sequence[int | None],
 ) -> list[list[int]] | None:
-    """Routes per vehicle (job positions in ticks.jobs), or None without a feasible one.
+    """Routes per vehicle of ``ticks.vehicles`` (job positions), or None without a feasible one."""
+    data, client_job, members = _problem_data(ticks, coordinates)
+    stop: StoppingCriterion = MaxRuntime(time_limit_s)
+    if max_iterations is not None:
+        stop = MultipleCriteria([MaxIterations(max_iterations), MaxRuntime(time_limit_s)])
+    with warnings.catch_warnings():
+        # Raised when no plan serves every required job; the caller then asks OR-Tools.
+        warnings.simplefilter("ignore", PenaltyBoundWarning)
+        result = pyvrp_solve(data, stop=stop, seed=seed, display=False, collect_stats=False)
+    if not result.best.is_feasible():
+        return None
+    routes: list[list[int]] = [[] for _ in ticks.vehicles]
+    free = [list(vehicles) for vehicles in members]
+    for route in result.best.routes():
+        vehicle = free[route.vehicle_type()].pop(0)
+        routes[vehicle] = [client_job[a.idx] for a in route if a.is_client()]
+    return routes
 
-    ``prizes`` per job: None for a required job, else its penalty in distance ticks.
+
+def _cost_units(ticks: Ticks) -> float:
+    """PyVRP cost units per unit of the problem's cost.
+
+    One distance tick costs one unit when every vehicle pays the same per distance and
+    nothing per time (PyVRP's own setting, as on the benchmark instances); otherwise the
+    cheapest positive rate costs about a thousand units per tick, so the rates keep three
+    digits, as few as the 64-bit sums allow.
     """
+    scale = ticks.scale
+    rates = set(ticks.cost_per_distance)
+    times = {v.cost_per_time for v in ticks.vehicles}
+    if len(rates) == 1 and times == {0.0} and min(rates) > 0:
+        return scale / min(rates)
+    positive = [r for r in (*rates, *times) if r > 0]
+    units = 1000 * scale / min(positive) if positive else float(scale)
+    longest = sum(max(row) for row in ticks.distance_ticks) + ticks.horizon
+    top = max((*rates, *times, 1.0))
+    while units > 1 and longest * top * units / scale * len(ticks.vehicles) > INT_LIMIT / 16:
+        units /= 10
+    return units
+
+
+def _problem_data(
+    ticks: Ticks, coordinates: Sequence[tuple[float, float]] | None
+) -> tuple[ProblemData, list[int], list[list[int]]]:
+    """PyVRP's data, the job position of each client, and the vehicles of each vehicle type."""
     depots = ticks.depot_count
-    rate = ticks.cost_per_distance[0] if ticks.cost_per_distance else 1.0
+    units = _cost_units(ticks)
     locations = [
         Location(*(coordinates[loc] if coordinates else (0.0, 0.0))) for loc in ticks.location
     ]
-    depot_objects = [Depot(location=n) for n in range(depots)]
-    clients = []
-    for position, _job in enumerate(ticks.jobs):
+    clients: list[Client] = []
+    client_job: list[int] = []
+    groups: list[ClientGroup] = []
+    for position, job in enumerate(ticks.jobs):
         node = depots + position
-        window = ticks.windows[node]
-        prize = prizes[position]
-        clients.append(
-            Client(
-                location=node,
-                delivery=list(ticks.demand[node]),
-                service_duration=ticks.service_ticks[node],
-                tw_early=window[0][0] if window else 0,
-                tw_late=window[0][1] if window else ticks.horizon,
-                required=prize is None,
-                prize=prize or 0,
+        windows = ticks.windows[node] or ((0, ticks.horizon),)
+        prize = round(job.penalty * units) if job.optional else 0
+        group = None
+        if len(windows) > 1:
+            group = len(groups)
+            groups.append(ClientGroup(required=not job.optional))
+        for early, late in windows:
+            clients.append(
+                Client(
+                    location=node,
+                    delivery=list(ticks.demand[node]),
+                    service_duration=ticks.service_ticks[node],
+                    tw_early=early,
+                    tw_late=late,
+                    required=not job.optional and group is None,
+                    prize=prize,
+                    group=group,
+                )
             )
+            if group is not None:
+                groups[group].add_client(len(clients) - 1)
+            client_job.append(position)
+
+    # A profile per set of capabilities that changes which jobs a vehicle may carry.
+    profile_of: dict[tuple[int, ...], int] = {}
+    vehicle_profile = []
+    for v in range(len(ticks.vehicles)):
+        barred = tuple(
+            p for p, allowed in enumerate(ticks.allowed) if allowed is not None and v not in allowed
         )
+        vehicle_profile.append(profile_of.setdefault(barred, len(profile_of)))
+    distances = np.array(ticks.distance_ticks, dtype=np.int64)
+    base = np.array(ticks.travel_ticks, dtype=np.int64)
+    durations = []
+    for barred in profile_of:
+        matrix = base.copy()
+        for p in barred:
+            matrix[:, depots + p] = ticks.horizon + 1
+            matrix[depots + p, depots + p] = 0  # PyVRP wants a zero diagonal
+        durations.append(matrix)
+
     # Identical vehicles form one vehicle type; remember which vehicles each type stands for.
     types: dict[tuple, list[int]] = {}
-    for v in range(len(ticks.start_node)):
+    for v, vehicle in enumerate(ticks.vehicles):
         key = (
             ticks.start_node[v],
             ticks.end_node[v],
             ticks.capacity[v],
             ticks.shift[v],
             ticks.max_duration[v],
-            ticks.fixed_cost[v],
+            round(vehicle.fixed_cost * units),
+            round(vehicle.cost_per_distance * units / ticks.scale),
+            round(vehicle.cost_per_time * units / ticks.scale),
+            vehicle_profile[v],
         )
         types.setdefault(key, []).append(v)
     vehicle_types = [
@@ -90,30 +166,33 @@ def solve_routes(
             capacity=list(capacity),
             start_depot=start,
             end_depot=end,
-            fixed_cost=round(fixed / COST_SCALE / rate * ticks.scale),
+            fixed_cost=fixed,
             tw_early=shift[0],
             tw_late=shift[1],
             shift_duration=max_duration,
+            unit_distance_cost=per_distance,
+            unit_duration_cost=per_time,
+            profile=profile,
         )
-        for (start, end, capacity, shift, max_duration, fixed), members in types.items()
+        for (
+            start,
+            end,
+            capacity,
+            shift,
+            max_duration,
+            fixed,
+            per_distance,
+            per_time,
+            profile,
+        ), members in types.items()
     ]
     data = ProblemData(
         locations=locations,
         clients=clients,
-        depots=depot_objects,
+        depots=[Depot(location=n) for n in range(depots)],
         vehicle_types=vehicle_types,
-        distance_matrices=[np.array(ticks.distance_ticks, dtype=np.int64)],  # type: ignore[list-item]
-        duration_matrices=[np.array(ticks.travel_ticks, dtype=np.int64)],  # type: ignore[list-item]
+        distance_matrices=[distances] * len(durations),  # type: ignore[list-item]
+        duration_matrices=durations,  # type: ignore[arg-type]
+        groups=groups,
     )
-    stop: StoppingCriterion = MaxRuntime(time_limit_s)
-    if max_iterations is not None:
-        stop = MultipleCriteria([MaxIterations(max_iterations), MaxRuntime(time_limit_s)])
-    result = pyvrp_solve(data, stop=stop, seed=seed, display=False)
-    if not result.best.is_feasible():
-        return None
-    routes: list[list[int]] = [[] for _ in ticks.start_node]
-    free = {t: list(members) for t, members in enumerate(types.values())}
-    for route in result.best.routes():
-        vehicle = free[route.vehicle_type()].pop(0)
-        routes[vehicle] = [activity.idx for activity in route if activity.is_client()]
-    return routes
+    return data, client_job, list(types.values())

@@ -5,14 +5,19 @@ with capacities in several dimensions (totes, kg, ...), a shift, a maximum route
 fixed and per-distance/per-time costs and capabilities (``"chilled"``, ``"frozen"``); ``Job``s
 at a location with a demand per dimension, a service time, one or more time windows, the
 capabilities they need, a priority, and, if optional, the penalty for leaving them out; and a
-distance and a travel-time matrix over the locations (given by the caller).
+distance and a travel-time matrix over the locations (given by the caller). Several depots
+may share one problem (the DC's trunk lorries beside the front warehouses' vans).
 
 Units are the caller's (metres and seconds for deliveries; the benchmark instances' own units
 for Solomon and VRPLIB): ``Problem.time_scale`` ticks per time unit and per distance unit go to
-the solvers as integers, travel and service times rounded *up* so that an integer-feasible
-route is feasible in exact arithmetic too. Costs go to OR-Tools in ``COST_SCALE`` units.
-Every figure of a ``Solution`` (arrivals, waits, loads, distances, costs) is recomputed in
-floating point from the routes, never read back from a solver.
+the solvers as integers, travel and service times rounded *up* and window ends *down*, so that
+a route feasible in ticks is feasible in exact arithmetic too. Costs go to OR-Tools in
+``COST_SCALE`` units. Every figure of a ``Solution`` (arrivals, waits, loads, distances, costs)
+is recomputed in floating point from the routes, never read back from a solver, and every
+route a solver returns is checked against every rule before it is kept.
+
+Leaving out a required job costs more than any plan's routes, so a job is left out only when
+no plan serves it; among plans leaving out as many, the one leaving out lower priorities wins.
 
 ``solve(problem, time_limit_s=...)`` is the entry point. See ``routing/README.md``.
 """
@@ -20,6 +25,7 @@ floating point from the routes, never read back from a solver.
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -30,10 +36,17 @@ COST_SCALE = 1_000_000
 
 # Why a job was left out (``Unassigned.reason``).
 NO_CAPABLE_VEHICLE = "no_capable_vehicle"
-WINDOW_UNREACHABLE = "window_unreachable"
-OVER_CAPACITY = "over_capacity"
+WINDOW_UNREACHABLE = "window_unreachable"  # no vehicle can reach it in time, even alone
+OVER_CAPACITY = "over_capacity"  # the fleet cannot carry all the required demand
 NO_ROOM = "no_room"  # fits a vehicle alone, but not in this fleet's shifts with the other jobs
 DROPPED_FOR_COST = "dropped_for_cost"  # optional, and serving it costs more than its penalty
+TIME_LIMIT = "time_limit"  # the search found no plan for it before the time limit
+
+#: Engines of ``solve``.
+ENGINES = ("auto", "ortools", "pyvrp")
+
+#: Share of the time limit PyVRP gets under ``auto``; OR-Tools polishes its routes after.
+PYVRP_SHARE = 0.85
 
 
 class VrpError(ValueError):
@@ -87,7 +100,7 @@ class Job:
     service_time: float = 0.0
     windows: tuple[TimeWindow, ...] = ()  # service starts inside one of them; empty: any time
     requires: frozenset[str] = frozenset()  # e.g. {"frozen"}
-    priority: int = 0  # higher is dropped later when the fleet cannot serve everything
+    priority: int = 0  # higher is left out later when the fleet cannot serve everything
     optional: bool = False
     penalty: float = 0.0  # cost of leaving an optional job unserved
 
@@ -145,11 +158,14 @@ class Solution:
     unassigned: tuple[Unassigned, ...]
     distance: float
     cost: float  # routes' costs plus penalties of left-out optional jobs
-    engine: str  # "ortools", "pyvrp", or "pyvrp+ortools"
+    engine: str  # "ortools", "pyvrp", "pyvrp+ortools", or "none" when nothing could be served
     stats: Mapping[str, float] = field(default_factory=dict)
 
 
 # --- checking the problem -------------------------------------------------------------------
+
+#: The largest penalty accepted (in cost units): beyond it a 64-bit objective loses its cents.
+MAX_PENALTY = 1e9
 
 
 def validate(problem: Problem) -> None:
@@ -164,15 +180,16 @@ def validate(problem: Problem) -> None:
             for j, value in enumerate(row):
                 if not (math.isfinite(value) and value >= 0):
                     raise VrpError(f"{name}[{i}][{j}]", f"must be finite and >= 0, got {value}")
-    if problem.time_scale < 1:
-        raise VrpError("time_scale", "must be a whole number >= 1")
+    scale = problem.time_scale
+    if isinstance(scale, bool) or not isinstance(scale, int) or scale < 1:
+        raise VrpError("time_scale", f"must be a whole number >= 1, got {scale!r}")
     dims = len(problem.dimensions)
     depots = {}
     for depot in problem.depots:
         if depot.id in depots:
             raise VrpError(f"depot {depot.id}", "appears twice")
         _check_location(f"depot {depot.id}", depot.location, size)
-        _check_window(f"depot {depot.id} hours", depot.hours)
+        _check_window(f"depot {depot.id} hours", depot.hours, scale)
         depots[depot.id] = depot
     if not problem.vehicles and problem.jobs:
         raise VrpError("vehicles", "at least one vehicle is needed to serve the jobs")
@@ -185,9 +202,11 @@ def validate(problem: Problem) -> None:
         for depot_id in (vehicle.depot, vehicle.end_depot or vehicle.depot):
             if depot_id not in depots:
                 raise VrpError(where, f"unknown depot {depot_id!r}")
-        if len(vehicle.capacity) != dims or any(c < 0 for c in vehicle.capacity):
-            raise VrpError(where, f"capacity needs {dims} amount(s) >= 0 {problem.dimensions}")
-        _check_window(f"{where} shift", vehicle.shift)
+        if len(vehicle.capacity) != dims or any(_not_count(c) for c in vehicle.capacity):
+            raise VrpError(
+                where, f"capacity needs {dims} whole amount(s) >= 0 {problem.dimensions}"
+            )
+        _check_window(f"{where} shift", vehicle.shift, scale)
         for name in ("max_duration", "fixed_cost", "cost_per_distance", "cost_per_time"):
             value = getattr(vehicle, name)
             if math.isnan(value) or value < 0 or (name != "max_duration" and math.isinf(value)):
@@ -199,14 +218,18 @@ def validate(problem: Problem) -> None:
             raise VrpError(where, "appears twice")
         seen.add(job.id)
         _check_location(where, job.location, size)
-        if len(job.demand) != dims or any(d < 0 for d in job.demand):
-            raise VrpError(f"{where} demand", f"needs {dims} amount(s) >= 0 {problem.dimensions}")
+        if len(job.demand) != dims or any(_not_count(d) for d in job.demand):
+            raise VrpError(
+                f"{where} demand", f"needs {dims} whole amount(s) >= 0 {problem.dimensions}"
+            )
         if not (math.isfinite(job.service_time) and job.service_time >= 0):
             raise VrpError(f"{where} service_time", f"must be >= 0, got {job.service_time}")
         for k, window in enumerate(job.windows):
-            _check_window(f"{where} window {k}", window)
-        if not (math.isfinite(job.penalty) and job.penalty >= 0):
-            raise VrpError(f"{where} penalty", f"must be >= 0, got {job.penalty}")
+            _check_window(f"{where} window {k}", window, scale)
+        if isinstance(job.priority, bool) or not isinstance(job.priority, int):
+            raise VrpError(f"{where} priority", f"must be a whole number, got {job.priority!r}")
+        if not (math.isfinite(job.penalty) and 0 <= job.penalty <= MAX_PENALTY):
+            raise VrpError(f"{where} penalty", f"must be 0 to {MAX_PENALTY:g}, got {job.penalty}")
         if not any(
             all(d <= c for d, c in zip(job.demand, v.capacity, strict=True))
             for v in problem.vehicles
@@ -214,16 +237,193 @@ def validate(problem: Problem) -> None:
             raise VrpError(f"{where} demand", "is more than any vehicle can carry")
 
 
+def _not_count(value: object) -> bool:
+    return isinstance(value, bool) or not isinstance(value, int) or value < 0
+
+
 def _check_location(where: str, location: int, size: int) -> None:
     if isinstance(location, bool) or not isinstance(location, int) or not 0 <= location < size:
         raise VrpError(where, f"location must be 0 to {size - 1}, got {location!r}")
 
 
-def _check_window(where: str, window: TimeWindow) -> None:
+def _check_window(where: str, window: TimeWindow, scale: int) -> None:
     if math.isnan(window.start) or math.isnan(window.end) or math.isinf(window.start):
         raise VrpError(where, "must have a finite start and an end")
     if window.end < window.start:
         raise VrpError(where, f"ends ({window.end:g}) before it starts ({window.start:g})")
+    if math.isfinite(window.end) and ticks_up(window.start, scale) > ticks_down(window.end, scale):
+        raise VrpError(
+            where,
+            f"is narrower than the solver's resolution of 1/{scale} time unit "
+            f"({window.start:g} to {window.end:g}); widen it or raise time_scale",
+        )
+
+
+# --- whole ticks (shared with routing._vrp_data) ----------------------------------------------
+
+_EPS = 1e-9
+
+
+def ticks_up(value: float, scale: int) -> int:
+    return math.ceil(value * scale - _EPS)
+
+
+def ticks_down(value: float, scale: int) -> int:
+    return math.floor(value * scale + _EPS)
+
+
+def merged_windows(job: Job) -> tuple[TimeWindow, ...]:
+    """The job's windows sorted, overlapping or nested ones merged into one."""
+    merged: list[TimeWindow] = []
+    for window in sorted(job.windows, key=lambda w: (w.start, w.end)):
+        if merged and window.start <= merged[-1].end:
+            if window.end > merged[-1].end:
+                merged[-1] = TimeWindow(merged[-1].start, window.end)
+        else:
+            merged.append(window)
+    return tuple(merged)
+
+
+# --- schedules in floating point ----------------------------------------------------------------
+
+
+def _on_time(moment: float, limit: float) -> bool:
+    """``moment <= limit`` up to floating-point noise (0.1 + 0.2 arrives by 0.3)."""
+    return moment <= limit + 1e-9 * max(1.0, abs(limit))
+
+
+def service_start(windows: Sequence[TimeWindow], arrival: float) -> float | None:
+    """When service starts on arriving at ``arrival`` (merged windows): now, or when the next
+    window opens; None when every window has closed."""
+    if not windows:
+        return arrival
+    for window in windows:
+        if _on_time(arrival, window.end):
+            return max(arrival, window.start)
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class _Timeline:
+    departure: float
+    arrivals: tuple[float, ...]
+    starts: tuple[float | None, ...]  # None: arrived after every window of the job
+    back: float
+
+    @property
+    def duration(self) -> float:
+        return self.back - self.departure
+
+
+def _timeline(
+    problem: Problem,
+    stops: Sequence[Job],
+    windows: Sequence[Sequence[TimeWindow]],
+    start_location: int,
+    end_location: int,
+    departure: float,
+) -> _Timeline:
+    """Drive the stops in order leaving at ``departure``, serving each as early as allowed."""
+    now, place = departure, start_location
+    arrivals, starts = [], []
+    for job, job_windows in zip(stops, windows, strict=True):
+        arrival = now + problem.travel_time(place, job.location)
+        begin = service_start(job_windows, arrival)
+        arrivals.append(arrival)
+        starts.append(begin)
+        now, place = (arrival if begin is None else begin) + job.service_time, job.location
+    back = now + problem.travel_time(place, end_location)
+    return _Timeline(departure, tuple(arrivals), tuple(starts), back)
+
+
+def _schedule(problem: Problem, vehicle: Vehicle, stops: Sequence[Job]) -> _Timeline:
+    """The schedule of a route: among the departures that keep every rule, the shortest route.
+
+    Service at each stop starts as early as the departure allows. The shortest feasible
+    schedule departs at the earliest moment, or so that some stop is reached exactly as one
+    of its windows opens or closes (between two such moments the route's duration can only
+    fall or stay); those few departures are tried. With no feasible departure, the earliest.
+    """
+    depots = {d.id: d for d in problem.depots}
+    start, end = depots[vehicle.depot], depots[vehicle.end_depot or vehicle.depot]
+    earliest = max(vehicle.shift.start, start.hours.start)
+    latest = min(vehicle.shift.end, start.hours.end)
+    closing = min(vehicle.shift.end, end.hours.end)
+    windows = [merged_windows(job) for job in stops]
+    candidates = {earliest}
+    offset, place = 0.0, start.location
+    for job, job_windows in zip(stops, windows, strict=True):
+        offset += problem.travel_time(place, job.location)
+        for window in job_windows:
+            for moment in (window.start, window.end):
+                departure = moment - offset
+                if earliest < departure <= latest:
+                    candidates.add(departure)
+        offset += job.service_time
+        place = job.location
+    best: _Timeline | None = None
+    for departure in sorted(candidates):
+        timeline = _timeline(problem, stops, windows, start.location, end.location, departure)
+        if None in timeline.starts or not _on_time(timeline.back, closing):
+            continue
+        if best is None or timeline.duration < best.duration - 1e-12:
+            best = timeline
+    if best is None:
+        return _timeline(problem, stops, windows, start.location, end.location, earliest)
+    return best
+
+
+def route_violations(problem: Problem, vehicle: Vehicle, stops: Sequence[Job]) -> list[str]:
+    """Every rule this route breaks, as sentences naming the vehicle and job; [] if none."""
+    where = f"vehicle {vehicle.id}"
+    found = []
+    for job in stops:
+        missing = job.requires - vehicle.capabilities
+        if missing:
+            found.append(f"{where} cannot carry job {job.id} (needs {', '.join(sorted(missing))})")
+    for d, name in enumerate(problem.dimensions):
+        load = sum(job.demand[d] for job in stops)
+        if load > vehicle.capacity[d]:
+            found.append(f"{where} would carry {load} {name}, over its {vehicle.capacity[d]}")
+    timeline = _schedule(problem, vehicle, stops)
+    for job, begin, arrival in zip(stops, timeline.starts, timeline.arrivals, strict=True):
+        if begin is None:
+            found.append(f"{where} reaches job {job.id} at {arrival:g}, after its windows")
+    depots = {d.id: d for d in problem.depots}
+    closing = min(vehicle.shift.end, depots[vehicle.end_depot or vehicle.depot].hours.end)
+    if not _on_time(timeline.back, closing):
+        found.append(f"{where} is back at {timeline.back:g}, after {closing:g}")
+    if not _on_time(timeline.duration, vehicle.max_duration):
+        found.append(f"{where} is out for {timeline.duration:g}, over its {vehicle.max_duration:g}")
+    return found
+
+
+def violations(problem: Problem, routes: Mapping[str, Sequence[str]]) -> list[str]:
+    """Every rule the routes (vehicle id → job ids in order) break; [] when they keep all.
+
+    Unknown vehicles or jobs, a job on two routes or twice on one, and each route's breaches
+    (``route_violations``). Jobs on no route are not a breach (see ``Solution.unassigned``).
+    """
+    jobs = {job.id: job for job in problem.jobs}
+    vehicles = {vehicle.id: vehicle for vehicle in problem.vehicles}
+    found: list[str] = []
+    seen: set[str] = set()
+    for vehicle_id, stops in routes.items():
+        if not stops:
+            continue
+        if vehicle_id not in vehicles:
+            found.append(f"no vehicle {vehicle_id!r}")
+            continue
+        unknown = [j for j in stops if j not in jobs]
+        if unknown:
+            found.append(f"vehicle {vehicle_id}: no job {unknown[0]!r}")
+            continue
+        twice = [j for j in stops if j in seen or stops.count(j) > 1]
+        if twice:
+            found.append(f"job {twice[0]} is served twice")
+        seen.update(stops)
+        found += route_violations(problem, vehicles[vehicle_id], [jobs[j] for j in stops])
+    return found
 
 
 # --- evaluating routes in floating point ----------------------------------------------------
@@ -238,11 +438,11 @@ def evaluate(
 ) -> Solution:
     """The solution of the given routes (vehicle id → job ids in order), recomputed exactly.
 
-    Service starts as early as possible: at arrival, or at the start of the first window that
-    has not yet closed. Jobs on no route are reported unassigned with the reason.
+    Each route leaves when its shortest schedule does (``_schedule``) and serves each stop as
+    early as its windows allow. Jobs on no route are reported unassigned with the reason. The
+    routes are not checked here: see ``violations``.
     """
     jobs = {job.id: job for job in problem.jobs}
-    depots = {depot.id: depot for depot in problem.depots}
     built = []
     served: set[str] = set()
     for vehicle in problem.vehicles:
@@ -250,7 +450,7 @@ def evaluate(
         if not stops:
             continue
         served.update(stops)
-        built.append(_route(problem, vehicle, [jobs[j] for j in stops], depots))
+        built.append(_route(problem, vehicle, [jobs[j] for j in stops]))
     unassigned = tuple(
         Unassigned(job.id, unassigned_reason(problem, job))
         for job in problem.jobs
@@ -267,61 +467,30 @@ def evaluate(
     )
 
 
-def _route(
-    problem: Problem, vehicle: Vehicle, stops: list[Job], depots: Mapping[str, Depot]
-) -> Route:
-    start = depots[vehicle.depot]
-    end = depots[vehicle.end_depot or vehicle.depot]
-    departure = _latest_departure(problem, vehicle, stops, start)
+def _route(problem: Problem, vehicle: Vehicle, stops: list[Job]) -> Route:
+    timeline = _schedule(problem, vehicle, stops)
+    depots = {d.id: d for d in problem.depots}
+    place = depots[vehicle.depot].location
+    end = depots[vehicle.end_depot or vehicle.depot].location
     load = [sum(job.demand[d] for job in stops) for d in range(len(problem.dimensions))]
-    time, place, distance = departure, start.location, 0.0
+    distance = 0.0
     visits = []
-    for job in stops:
-        arrival = time + problem.travel_time(place, job.location)
+    for job, arrival, begin in zip(stops, timeline.arrivals, timeline.starts, strict=True):
         distance += problem.distances[place][job.location]
-        begin = service_start(job, arrival)
+        begin = arrival if begin is None else begin
         visits.append(
             Visit(job.id, arrival, begin, begin + job.service_time, begin - arrival, tuple(load))
         )
         load = [have - drop for have, drop in zip(load, job.demand, strict=True)]
-        time, place = begin + job.service_time, job.location
-    back = time + problem.travel_time(place, end.location)
-    distance += problem.distances[place][end.location]
-    duration = back - departure
+        place = job.location
+    distance += problem.distances[place][end]
+    duration = timeline.duration
     cost = (
         vehicle.fixed_cost + vehicle.cost_per_distance * distance + vehicle.cost_per_time * duration
     )
-    return Route(vehicle.id, tuple(visits), departure, back, distance, duration, cost)
-
-
-def service_start(job: Job, arrival: float) -> float:
-    """When service starts on arriving at ``arrival``: now, or when the next window opens."""
-    if not job.windows:
-        return arrival
-    for window in sorted(job.windows, key=lambda w: w.start):
-        if arrival <= window.end:
-            return max(arrival, window.start)
-    return arrival  # too late for every window; a checker reports it
-
-
-def _latest_departure(problem: Problem, vehicle: Vehicle, stops: list[Job], start: Depot) -> float:
-    """Leave as late as saves waiting without moving any visit out of its window.
-
-    Delaying the departure by d delays the service at stop k by max(0, d - waits up to k), so
-    the route stays feasible for d <= min over k of (waits up to k + slack to k's window end),
-    and the route gets shorter until d reaches the total wait (Savelsbergh's forward slack).
-    """
-    earliest = max(vehicle.shift.start, start.hours.start)
-    time, place = earliest, start.location
-    waited, slack = 0.0, INF
-    for job in stops:
-        arrival = time + problem.travel_time(place, job.location)
-        begin = service_start(job, arrival)
-        waited += begin - arrival
-        window_end = min((w.end for w in job.windows if w.start <= begin <= w.end), default=INF)
-        slack = min(slack, waited + window_end - begin)
-        time, place = begin + job.service_time, job.location
-    return earliest + max(0.0, min(waited, slack))
+    return Route(
+        vehicle.id, tuple(visits), timeline.departure, timeline.back, distance, duration, cost
+    )
 
 
 def unassigned_reason(problem: Problem, job: Job) -> str:
@@ -329,8 +498,7 @@ def unassigned_reason(problem: Problem, job: Job) -> str:
     capable = [v for v in problem.vehicles if job.requires <= v.capabilities]
     if not capable:
         return NO_CAPABLE_VEHICLE
-    depots = {depot.id: depot for depot in problem.depots}
-    if not any(_solo_fits(problem, v, job, depots) for v in capable):
+    if not any(not route_violations(problem, v, [job]) for v in capable):
         return WINDOW_UNREACHABLE
     if job.optional:
         return DROPPED_FOR_COST
@@ -341,26 +509,7 @@ def unassigned_reason(problem: Problem, job: Job) -> str:
     return NO_ROOM
 
 
-def _solo_fits(problem: Problem, vehicle: Vehicle, job: Job, depots: Mapping[str, Depot]) -> bool:
-    """Whether the vehicle could serve this job alone, on time, and be back in its shift."""
-    start, end = depots[vehicle.depot], depots[vehicle.end_depot or vehicle.depot]
-    leave = max(vehicle.shift.start, start.hours.start)
-    arrival = leave + problem.travel_time(start.location, job.location)
-    begin = service_start(job, arrival)
-    if job.windows and not any(w.start <= begin <= w.end for w in job.windows):
-        return False
-    back = begin + job.service_time + problem.travel_time(job.location, end.location)
-    closing = min(vehicle.shift.end, end.hours.end)
-    # Leaving later to avoid waiting shortens the route; the duration limit uses that.
-    shortest = back - leave - (begin - arrival)
-    fits_capacity = all(d <= c for d, c in zip(job.demand, vehicle.capacity, strict=True))
-    return back <= closing and shortest <= vehicle.max_duration and fits_capacity
-
-
 # --- solving --------------------------------------------------------------------------------
-
-#: Share of the time limit PyVRP gets when it models the problem; OR-Tools polishes after.
-PYVRP_SHARE = 0.85
 
 
 def solve(
@@ -376,133 +525,154 @@ def solve(
     """Routes serving the jobs at the least cost, within the time limit.
 
     ``locked`` maps a vehicle id to the job ids it has already done or is on its way to, in
-    order; those prefixes stay as given and the rest is planned around them (re-planning).
-    ``engine``: ``auto`` runs PyVRP where it models the problem exactly (then OR-Tools
-    polishes its routes) and OR-Tools alone elsewhere; ``ortools`` or ``pyvrp`` force one.
-    ``max_iterations`` (PyVRP) makes runs repeatable whatever the machine's speed; the time
-    limit is then only a cap. ``coordinates`` per location help PyVRP's neighbourhoods.
-    Jobs that cannot be served are in ``Solution.unassigned`` with the reason.
+    order; those prefixes stay as given and the rest is planned around them (re-planning:
+    leave cancelled jobs out of the problem, add new ones). A lock that breaks a rule on its
+    own is refused (``VrpError`` naming ``locked <vehicle>``).
+
+    ``engine``: ``auto`` runs PyVRP's iterated local search for ``PYVRP_SHARE`` of the time
+    and lets OR-Tools polish its routes for the rest, keeping the better; OR-Tools alone where
+    PyVRP cannot take the problem (locked prefixes, or more required demand than the fleet
+    carries, where OR-Tools chooses what to leave out). ``ortools`` or ``pyvrp`` force one.
+
+    The time limit is only a cap. ``max_iterations`` limits each engine (PyVRP's iterations,
+    OR-Tools' solutions), so the same problem, seed and limit give the same routes on any
+    machine that finishes them within the time limit. ``coordinates`` per location help
+    PyVRP's neighbourhoods. Jobs that cannot be served are in ``Solution.unassigned`` with
+    the reason.
     """
     from routing import _ortools, _pyvrp  # solver libraries load only when solving
     from routing._vrp_data import to_ticks
 
     validate(problem)
-    if engine not in ("auto", "ortools", "pyvrp"):
-        raise VrpError("engine", f"must be auto, ortools or pyvrp; got {engine!r}")
-    if not (math.isfinite(time_limit_s) and time_limit_s > 0):
-        raise VrpError("time_limit_s", f"must be a positive number of seconds, got {time_limit_s}")
-    locked = _check_locks(problem, locked or {})
-    started = _clock()
-    depots = {d.id: d for d in problem.depots}
-    locked_jobs = {j for route in locked.values() for j in route}
+    _check_options(problem, engine, time_limit_s, seed, max_iterations, coordinates)
+    locks = _check_locks(problem, locked or {})
+    started = time.perf_counter()
+    locked_jobs = {j for route in locks.values() for j in route}
     servable = tuple(
         job
         for job in problem.jobs
         if job.id in locked_jobs
-        or any(
-            job.requires <= v.capabilities and _solo_fits(problem, v, job, depots)
-            for v in problem.vehicles
-        )
+        or any(not route_violations(problem, v, [job]) for v in problem.vehicles)
     )
     if not servable:
-        return evaluate(problem, {}, engine=engine if engine != "auto" else "none")
+        return evaluate(problem, {}, engine="none")
     ticks = to_ticks(problem, servable)
-    position = {job.id: i for i, job in enumerate(servable)}
-    vehicle_index = {v.id: i for i, v in enumerate(problem.vehicles)}
-    lock_routes: list[list[int]] = [[] for _ in problem.vehicles]
-    for vehicle_id, job_ids in locked.items():
-        lock_routes[vehicle_index[vehicle_id]] = [position[j] for j in job_ids]
 
-    rate = problem.vehicles[0].cost_per_distance
-    prizes = [
-        None if not job.optional else round(job.penalty / rate * problem.time_scale)
-        for job in servable
-    ]
+    fits = not locks and _pyvrp.fits(ticks)
+    if engine == "pyvrp" and not fits:
+        why = "locked routes" if locks else "more required demand than the fleet carries"
+        raise VrpError("engine", f"pyvrp cannot take this problem ({why}); use auto or ortools")
     candidates: list[tuple[str, list[list[int]]]] = []
     stats: dict[str, float] = {}
-    use_pyvrp = engine == "pyvrp" or (
-        engine == "auto" and _pyvrp.fits(ticks, locked=bool(locked_jobs))
-    )
-    if engine == "pyvrp" and not _pyvrp.fits(ticks, locked=bool(locked_jobs)):
-        raise VrpError("engine", "pyvrp does not model this problem (use auto or ortools)")
-    if use_pyvrp:
-        budget = time_limit_s if engine == "pyvrp" else time_limit_s * PYVRP_SHARE
-        routes = _pyvrp.solve_routes(
+    if fits and engine != "ortools":
+        share = 1.0 if engine == "pyvrp" else PYVRP_SHARE
+        found = _pyvrp.solve_routes(
             ticks,
-            time_limit_s=budget,
+            time_limit_s=time_limit_s * share,
             seed=seed,
             max_iterations=max_iterations,
             coordinates=coordinates,
-            prizes=prizes,
         )
-        stats["pyvrp_s"] = _clock() - started
-        if routes is not None:
-            candidates.append(("pyvrp", routes))
+        stats["pyvrp_s"] = time.perf_counter() - started
+        if found is not None:
+            candidates.append(("pyvrp", found))
     if engine != "pyvrp":
-        left = max(0.05, time_limit_s - (_clock() - started))
-        penalties = [
-            REQUIRED_PENALTY_UNITS * (1 + max(0, job.priority))
-            if not job.optional
-            else round(job.penalty * COST_SCALE)
-            for job in servable
-        ]
-        routes = _ortools.solve_routes(
+        left = time_limit_s - (time.perf_counter() - started)
+        position = {job.id: i for i, job in enumerate(servable)}
+        lock_routes = [[position[j] for j in locks.get(v.id, ())] for v in ticks.vehicles]
+        found = _ortools.solve_routes(
             ticks,
-            time_limit_s=left,
+            time_limit_s=max(left, 0.01),
+            solution_limit=max_iterations,
             initial=candidates[0][1] if candidates else None,
-            locked=lock_routes if locked_jobs else None,
-            penalties=penalties,
+            locked=lock_routes if locks else None,
         )
-        candidates.append(("pyvrp+ortools" if candidates else "ortools", routes))
-    stats["total_s"] = _clock() - started
-    solutions = [
-        evaluate(
-            problem,
-            {
-                problem.vehicles[v].id: [servable[p].id for p in route]
-                for v, route in enumerate(routes)
-            },
-            engine=name,
-            stats=stats,
-        )
-        for name, routes in candidates
-    ]
+        if found is not None:
+            candidates.append(("pyvrp+ortools" if candidates else "ortools", found))
+    stats["total_s"] = time.perf_counter() - started
+
+    solutions = []
+    for name, found in candidates:
+        routes = {
+            vehicle.id: [servable[p].id for p in route]
+            for vehicle, route in zip(ticks.vehicles, found, strict=True)
+        }
+        if not violations(problem, routes):  # a solver's slip never reaches the caller
+            solutions.append(evaluate(problem, routes, engine=name, stats=stats))
     if not solutions:
-        return evaluate(problem, {}, engine="pyvrp", stats=stats)
-    return min(solutions, key=_rank)
+        return _nothing_found(problem, locks, servable, stats)
+    return min(solutions, key=lambda s: _rank(problem, s))
 
 
-#: Leaving out a required job costs far more than any route (COST_SCALE units).
-REQUIRED_PENALTY_UNITS = 10**13
+def _rank(problem: Problem, solution: Solution) -> tuple[int, int, float]:
+    """Fewer required jobs left out first, then lower priorities left out, then the cost."""
+    priority = {job.id: job.priority for job in problem.jobs}
+    missed = [u.job for u in solution.unassigned if u.reason != DROPPED_FOR_COST]
+    return len(missed), sum(priority[j] for j in missed), solution.cost
 
 
-def _rank(solution: Solution) -> tuple[int, float]:
-    """Fewer required jobs left out first, then the lower cost."""
-    missed = sum(1 for u in solution.unassigned if u.reason != DROPPED_FOR_COST)
-    return missed, solution.cost
+def _nothing_found(
+    problem: Problem,
+    locks: Mapping[str, Sequence[str]],
+    servable: Sequence[Job],
+    stats: Mapping[str, float],
+) -> Solution:
+    """The locked routes alone, every other servable job left out for want of time."""
+    plain = evaluate(problem, locks, engine="none", stats=stats)
+    timed_out = {job.id for job in servable}
+    return Solution(
+        routes=plain.routes,
+        unassigned=tuple(
+            Unassigned(u.job, TIME_LIMIT) if u.job in timed_out else u for u in plain.unassigned
+        ),
+        distance=plain.distance,
+        cost=plain.cost,
+        engine="none",
+        stats=plain.stats,
+    )
+
+
+def _check_options(
+    problem: Problem,
+    engine: str,
+    time_limit_s: float,
+    seed: int,
+    max_iterations: int | None,
+    coordinates: Sequence[tuple[float, float]] | None,
+) -> None:
+    if engine not in ENGINES:
+        raise VrpError("engine", f"must be one of {', '.join(ENGINES)}; got {engine!r}")
+    if not (math.isfinite(time_limit_s) and time_limit_s > 0):
+        raise VrpError("time_limit_s", f"must be a positive number of seconds, got {time_limit_s}")
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**32:
+        raise VrpError("seed", f"must be a whole number 0 to {2**32 - 1}, got {seed!r}")
+    if max_iterations is not None and (_not_count(max_iterations) or max_iterations < 1):
+        raise VrpError("max_iterations", f"must be a whole number >= 1, got {max_iterations!r}")
+    if coordinates is not None and len(coordinates) != len(problem.distances):
+        raise VrpError("coordinates", f"needs one (x, y) per location ({len(problem.distances)})")
 
 
 def _check_locks(
     problem: Problem, locked: Mapping[str, Sequence[str]]
 ) -> dict[str, tuple[str, ...]]:
-    vehicles = {v.id for v in problem.vehicles}
-    jobs = {j.id for j in problem.jobs}
+    """The locks as tuples, after refusing unknown or repeated ids and locks that break a rule."""
+    vehicles = {v.id: v for v in problem.vehicles}
+    jobs = {j.id: j for j in problem.jobs}
     seen: set[str] = set()
     out = {}
     for vehicle_id, job_ids in locked.items():
+        where = f"locked {vehicle_id}"
         if vehicle_id not in vehicles:
-            raise VrpError(f"locked {vehicle_id}", "unknown vehicle")
+            raise VrpError(where, "unknown vehicle")
         for job_id in job_ids:
             if job_id not in jobs:
-                raise VrpError(f"locked {vehicle_id}", f"unknown job {job_id!r}")
+                raise VrpError(where, f"unknown job {job_id!r}")
             if job_id in seen:
-                raise VrpError(f"locked {vehicle_id}", f"job {job_id!r} is locked twice")
+                raise VrpError(where, f"job {job_id!r} is locked twice")
             seen.add(job_id)
-        out[vehicle_id] = tuple(job_ids)
+        broken = route_violations(problem, vehicles[vehicle_id], [jobs[j] for j in job_ids])
+        if broken:
+            raise VrpError(where, f"the locked stops break a rule: {broken[0]}")
+        if job_ids:
+            out[vehicle_id] = tuple(job_ids)
     return out
-
-
-def _clock() -> float:
-    import time
-
-    return time.perf_counter()
