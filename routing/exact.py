@@ -30,6 +30,7 @@ Columns left of the first and right of the last place to visit are never needed.
 
 from __future__ import annotations
 
+import functools
 import itertools
 from collections import defaultdict
 from collections.abc import Sequence
@@ -164,6 +165,7 @@ def _sub_aisle_options(ys: tuple[float, ...], low: float, high: float) -> list[t
     return options
 
 
+@functools.cache
 def _cover(state: State, sub: int, kind: int) -> State:
     """The state after covering sub-aisle ``sub`` (corners sub and sub + 1) in one way."""
     if kind == EMPTY:
@@ -191,10 +193,17 @@ def _cover(state: State, sub: int, kind: int) -> State:
     return _normal(codes)
 
 
-def _cross(state: State, column: _Column) -> list[tuple[State, tuple[int, ...], float]]:
-    """Every way to leave a column along the cross aisles: (next state, multiplicities, cost)."""
+@functools.cache
+def _cross(
+    state: State, required_corners: tuple[bool, ...], odd_corners: tuple[bool, ...]
+) -> tuple[tuple[State, tuple[int, ...], float], ...]:
+    """Every way to leave a column along the cross aisles: (next state, multiplicities, cost).
+
+    A pure function of small tuples, cached: the same few states recur in every column and
+    every call, so after the first pick lists the programme mostly looks transitions up.
+    """
     allowed = []
-    for code, required, odd in zip(state, column.required, column.odd, strict=True):
+    for code, required, odd in zip(state, required_corners, odd_corners, strict=True):
         parity = code & 1
         options = [h for h in (0, 1, 2) if (parity + h) % 2 == odd]
         if required and code == 0:
@@ -218,7 +227,7 @@ def _cross(state: State, column: _Column) -> list[tuple[State, tuple[int, ...], 
                 codes.append(fresh << 1 | h & 1)
                 fresh += 1
         out.append((_normal(codes), ups, float(sum(ups))))
-    return out
+    return tuple(out)
 
 
 def _finished(state: State, column: _Column) -> bool:
@@ -248,7 +257,8 @@ def _solve(columns: Sequence[_Column], cross: Sequence[float]) -> list[Choice]:
             width = column.x - columns[ci - 1].x
             nxt: dict[State, tuple[float, State | None, Step]] = {}
             for state, (cost, _, _) in current.items():
-                for new, multiplicities, units in _cross(state, columns[ci - 1]):
+                left = columns[ci - 1]
+                for new, multiplicities, units in _cross(state, left.required, left.odd):
                     total = cost + units * width
                     if new not in nxt or total < nxt[new][0]:
                         nxt[new] = (total, state, multiplicities)
