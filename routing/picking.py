@@ -6,7 +6,9 @@
     The aisle-by-aisle dynamic programme of Ratliff & Rosenthal (1983) for one block and its
     extension by Roodbergen & de Koster (2001) for two blocks, written for any number of cross
     aisles and used up to three blocks (``routing.exact``), with a separate end point. Optimal;
-    linear in the number of aisles. Refused (``NotApplicable``) beyond three blocks.
+    linear in the number of aisles. Refused (``NotApplicable``) beyond three blocks. Up to
+    ``SMALL_EXACT`` distinct positions, Held-Karp on the shortest walks gives the same optimum
+    faster (single orders, small pick lists).
 ``ortools``
     A path on the shortest-walk distance matrix by OR-Tools guided local search, seeded with
     the best heuristic's order and never returned worse than that seed. Deterministic for the
@@ -33,7 +35,7 @@ from collections.abc import Sequence
 from routing import exact, heuristics
 from routing._ortools import shortest_path
 from routing.layout import distance, distance_matrix, make_pick, walk
-from routing.tsp import path_length
+from routing.tsp import held_karp, path_length
 from routing.types import FrontPoint, Layout, LayoutError, Pick, PickPath
 
 HEURISTICS = ("s_shape", "return", "midpoint", "largest_gap", "combined")
@@ -42,6 +44,9 @@ METHODS = ("auto", "exact", "ortools", *HEURISTICS)
 #: OR-Tools stops after this many solutions (determinism) unless the time limit comes first.
 DEFAULT_SOLUTION_LIMIT = 2000
 DEFAULT_TIME_LIMIT_S = 1.0
+#: Up to this many distinct positions ``exact`` solves by Held-Karp on the shortest walks
+#: (under a millisecond), beyond it by the aisle-by-aisle programme.
+SMALL_EXACT = 7
 
 
 class NotApplicable(ValueError):
@@ -92,7 +97,12 @@ def plan_pick_path(
         members.setdefault(pick, []).append(index)
     positions = list(members)
 
-    if method == "exact":
+    if method == "exact" and len(positions) <= SMALL_EXACT:
+        # As optimal, and faster for a few positions than the aisle-by-aisle programme.
+        matrix = distance_matrix(layout, positions, start=start, end=end)
+        nodes, _ = held_karp(matrix, start=0, end=len(matrix) - 1)
+        visit = tuple(node - 1 for node in nodes)
+    elif method == "exact":
         visit = exact.shortest_visit_order(layout, positions, start=start, end=end)
     elif method == "ortools":
         matrix = distance_matrix(layout, positions, start=start, end=end)

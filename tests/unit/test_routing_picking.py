@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from routing import exact
 from routing.layout import distance, distance_matrix, layout_from_dict
 from routing.picking import HEURISTICS, METHODS, NotApplicable, plan_pick_path
 from routing.tsp import held_karp
@@ -60,6 +61,23 @@ def optimum(layout: Layout, picks: list[Pick]) -> float:
     return length
 
 
+def programme_length(
+    layout: Layout,
+    picks: list[Pick],
+    start: FrontPoint | None = None,
+    end: FrontPoint | None = None,
+) -> float:
+    """The length of the aisle-by-aisle programme's own walk (plan_pick_path hands lists of a
+    few positions to Held-Karp, so the programme is held to the optimum here directly)."""
+    start = start or FrontPoint(layout.depot_x_m)
+    end = end or FrontPoint(layout.end_x_m)
+    positions = list(dict.fromkeys(picks))
+    visit = exact.shortest_visit_order(layout, positions, start=start, end=end)
+    assert sorted(visit) == list(range(len(positions)))
+    points = [start, *(positions[i] for i in visit), end]
+    return sum(distance(layout, a, b) for a, b in itertools.pairwise(points))
+
+
 def recomputed(layout: Layout, picks: list[Pick], path: PickPath) -> float:
     points = [
         FrontPoint(layout.depot_x_m),
@@ -95,6 +113,7 @@ def test_exact_equals_the_held_karp_optimum_on_one_to_three_blocks(data, layout)
     assert_visits_every_pick_once(picks, path)
     if picks:
         assert path.length_m == pytest.approx(optimum(layout, picks), abs=1e-6)
+        assert programme_length(layout, picks) == pytest.approx(path.length_m, abs=1e-6)
         assert path.length_m == pytest.approx(recomputed(layout, picks, path), abs=1e-9)
         assert polyline_length(path) == pytest.approx(path.length_m, abs=1e-6)
 
@@ -111,6 +130,7 @@ def test_exact_is_optimal_with_a_separate_start_and_end_given_per_call(data, lay
         matrix = distance_matrix(layout, positions, start=start, end=end)
         _, best = held_karp(matrix, start=0, end=len(positions) + 1)
         assert path.length_m == pytest.approx(best, abs=1e-6)
+        assert programme_length(layout, picks, start, end) == pytest.approx(best, abs=1e-6)
         assert path.walk[0] == (start.x_m, 0.0)
         assert path.walk[-1] == (end.x_m, 0.0)
 
