@@ -9,6 +9,8 @@ count are skipped.
 from __future__ import annotations
 
 import datetime as dt
+from collections import defaultdict
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -177,17 +179,9 @@ def _allocate(
     site = session.get(Site, order.site_id)
     layout = site.layout if site else None
     rows = lock_rows(session, [stock.id for stock, _ in candidates])
-    far = dt.date.max
 
     def preference(pair: tuple[Stock, Slot]) -> tuple[Any, ...]:
-        stock, slot = pair
-        return (
-            (stock.expiry or far) if item.expiry_tracked else far,  # FEFO
-            stock.received_at,  # FIFO
-            0 if slot.kind is SlotKind.PICK_FACE else 1,  # pick faces before reserve
-            walk_estimate(layout, slot),  # nearest
-            stock.id,
-        )
+        return _preference(item, layout, *pair)
 
     for stock, _slot in sorted(((rows[s.id], slot) for s, slot in candidates), key=preference):
         available = stock.on_hand - stock.reserved
@@ -206,6 +200,172 @@ def _allocate(
     if needed:
         result.reason = "not enough stock available"
     return result
+
+
+def _preference(
+    item: Item, layout: dict[str, Any] | None, stock: Stock, slot: Slot
+) -> tuple[Any, ...]:
+    """The order in which stock rows are used: FEFO, FIFO, pick faces, nearest, then id."""
+    far = dt.date.max
+    return (
+        (stock.expiry or far) if item.expiry_tracked else far,  # FEFO
+        stock.received_at,  # FIFO
+        0 if slot.kind is SlotKind.PICK_FACE else 1,  # pick faces before reserve
+        walk_estimate(layout, slot),  # nearest
+        stock.id,
+    )
+
+
+#: Why a line got less than it asked for (``AllocationResult.reason``).
+NOT_ENOUGH = "not enough stock available"
+LOCKED_ONLY = "the rest is in locked slots or slots waiting for a count"
+NO_STOCK = "no stock available"
+
+_CHUNK = 900  # ids per IN (...) list: well under every backend's parameter limit
+
+
+def _chunks(ids: Sequence[int]) -> Iterator[Sequence[int]]:
+    for start in range(0, len(ids), _CHUNK):
+        yield ids[start : start + _CHUNK]
+
+
+def allocate_lines(
+    session: Session, line_ids: Sequence[int], *, site_id: int, today: dt.date
+) -> dict[int, AllocationResult]:
+    """Allocate many lines of one site at once, in the order given (earlier lines first).
+
+    The same rules as ``allocate`` (FEFO, FIFO, pick faces before reserve, nearest; never
+    expired units, locked slots or slots waiting for a count; never beyond a line's
+    quantity), with a handful of statements for the whole set: the lines are locked in id
+    order, then every usable stock row of their items in id order, and the choices made in
+    memory. The caller checks the orders' states.
+    """
+    ids = list(dict.fromkeys(line_ids))
+    lines: dict[int, OrderLine] = {}
+    for chunk in _chunks(sorted(ids)):
+        for line in session.scalars(
+            select(OrderLine)
+            .where(OrderLine.id.in_(chunk))
+            .order_by(OrderLine.id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        ):
+            lines[line.id] = line
+    missing = [i for i in ids if i not in lines]
+    if missing:
+        raise NotFound(f"order line {missing[0]} does not exist", field="order_line_id")
+    committed: dict[int, int] = defaultdict(int)
+    picked_or_open = case(
+        (Allocation.status == AllocationStatus.PICKED, Allocation.picked_qty),
+        else_=Allocation.quantity,
+    )
+    for chunk in _chunks(ids):
+        for line_id, units in session.execute(
+            select(Allocation.order_line_id, func.sum(picked_or_open))
+            .where(
+                Allocation.order_line_id.in_(chunk),
+                Allocation.status != AllocationStatus.RELEASED,
+            )
+            .group_by(Allocation.order_line_id)
+        ):
+            committed[line_id] = int(units or 0)
+    item_ids = sorted({line.item_id for line in lines.values()})
+    items = {i.id: i for i in session.scalars(select(Item).where(Item.id.in_(item_ids)))}
+    site = session.get(Site, site_id)
+    layout = site.layout if site else None
+
+    usable = (
+        select(Stock.id)
+        .join(Slot, Slot.id == Stock.slot_id)
+        .where(
+            Slot.site_id == site_id,
+            Slot.kind.in_((SlotKind.PICK_FACE, SlotKind.RESERVE)),
+            Slot.locked.is_(False),
+            Slot.needs_count.is_(False),
+            Stock.on_hand > Stock.reserved,
+            (Stock.expiry.is_(None)) | (Stock.expiry >= today),
+        )
+    )
+    stock_ids: list[int] = []
+    for chunk in _chunks(item_ids):
+        stock_ids += session.scalars(usable.where(Stock.item_id.in_(chunk))).all()
+    rows = lock_rows(session, stock_ids)
+    slots = {
+        slot.id: slot
+        for chunk in _chunks(sorted({row.slot_id for row in rows.values()}))
+        for slot in session.scalars(select(Slot).where(Slot.id.in_(chunk)))
+    }
+    by_item: dict[int, list[Stock]] = defaultdict(list)
+    for row in rows.values():
+        by_item[row.item_id].append(row)
+    for item_id, candidates in by_item.items():
+        item = items[item_id]
+        candidates.sort(key=lambda row: _preference(item, layout, row, slots[row.slot_id]))
+
+    results: dict[int, AllocationResult] = {}
+    for line_id in ids:
+        line = lines[line_id]
+        needed = line.quantity - committed[line_id]
+        result = AllocationResult(order_line_id=line_id, requested=max(needed, 0))
+        results[line_id] = result
+        for row in by_item.get(line.item_id, ()):
+            if needed <= 0:
+                break
+            take = min(row.on_hand - row.reserved, needed)
+            if take <= 0:
+                continue
+            row.reserved += take
+            allocation = Allocation(order_line_id=line_id, stock_id=row.id, quantity=take)
+            session.add(allocation)
+            result.allocations.append(allocation)
+            needed -= take
+        result.short = max(needed, 0)
+    session.flush()
+    short_items = {lines[r.order_line_id].item_id for r in results.values() if r.short}
+    if short_items:
+        reasons = _short_reasons(session, sorted(short_items), site_id=site_id, today=today)
+        for result in results.values():
+            if result.short:
+                got_some = bool(result.allocations) or committed[result.order_line_id]
+                result.reason = reasons.get(
+                    lines[result.order_line_id].item_id, NOT_ENOUGH if got_some else NO_STOCK
+                )
+    return results
+
+
+def _short_reasons(
+    session: Session, item_ids: Sequence[int], *, site_id: int, today: dt.date
+) -> dict[int, str]:
+    """For items that ran short: whether the rest sits only in expired or unusable stock."""
+    at_site = (
+        select(
+            Stock.item_id,
+            func.sum(
+                case(
+                    ((Slot.locked.is_(True)) | (Slot.needs_count.is_(True)), Stock.on_hand),
+                    else_=0,
+                )
+            ),
+            func.sum(
+                case(((Stock.expiry.is_not(None)) & (Stock.expiry < today), Stock.on_hand), else_=0)
+            ),
+        )
+        .join(Slot, Slot.id == Stock.slot_id)
+        .where(
+            Slot.site_id == site_id,
+            Slot.kind.in_((SlotKind.PICK_FACE, SlotKind.RESERVE)),
+            Stock.item_id.in_(item_ids),
+            Stock.on_hand > Stock.reserved,
+        )
+        .group_by(Stock.item_id)
+    )
+    reasons = {}
+    for item_id, locked, expired in session.execute(at_site):
+        if locked:
+            reasons[item_id] = LOCKED_ONLY
+        elif expired:
+            reasons[item_id] = EXPIRED_ONLY
+    return reasons
 
 
 def allocate_order(
@@ -365,6 +525,7 @@ __all__ = [
     "InsufficientStock",
     "PickResult",
     "allocate",
+    "allocate_lines",
     "allocate_order",
     "available",
     "confirm_pick",

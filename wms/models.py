@@ -157,6 +157,33 @@ class OrderStatus(enum.StrEnum):
     CANCELLED = "cancelled"
 
 
+class WaveStatus(enum.StrEnum):
+    PLANNED = "planned"
+    RELEASED = "released"
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+
+
+class PickListStatus(enum.StrEnum):
+    PLANNED = "planned"  # its wave is not released yet
+    OPEN = "open"  # released, waiting for a picker
+    IN_PROGRESS = "in_progress"
+    DONE = "done"
+    CANCELLED = "cancelled"
+
+
+class PickTaskStatus(enum.StrEnum):
+    OPEN = "open"
+    PICKED = "picked"
+    SHORT = "short"  # fewer units found than allocated
+    CANCELLED = "cancelled"
+
+
+class PackageStatus(enum.StrEnum):
+    OPEN = "open"
+    CLOSED = "closed"
+
+
 class ReceiptKind(enum.StrEnum):
     ASN = "asn"
     BLIND = "blind"
@@ -455,7 +482,10 @@ class Order(Base):
     status: Mapped[OrderStatus] = mapped_column(
         _enum(OrderStatus, "order_status"), default=OrderStatus.OPEN
     )
+    #: The wave the order is planned into or picked in (none before planning, after cancel).
+    wave_id: Mapped[int | None] = mapped_column(ForeignKey("wave.id"), index=True)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    cancelled_at: Mapped[dt.datetime | None]
 
     site: Mapped[Site] = relationship()
     lines: Mapped[list[OrderLine]] = relationship(
@@ -510,6 +540,182 @@ class Allocation(Base):
 
     order_line: Mapped[OrderLine] = relationship()
     stock: Mapped[Stock] = relationship()
+
+
+# --- waves, pick lists, packages ------------------------------------------------------------
+
+
+class Wave(Base):
+    """Orders picked together: batched onto carts per temperature zone, each cart a pick list.
+
+    The figures are the plan's: what the wave's walk is and what picking each order alone
+    would have walked.
+    """
+
+    __tablename__ = "wave"
+    __table_args__ = (
+        CheckConstraint("cart_totes > 0", name="cart_totes_positive"),
+        Index("ix_wave_site_status", "site_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str] = mapped_column(String(32), unique=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("site.id"))
+    status: Mapped[WaveStatus] = mapped_column(
+        _enum(WaveStatus, "wave_status"), default=WaveStatus.PLANNED
+    )
+    #: Orders whose pick cut-off falls before this moment were eligible.
+    cutoff_until: Mapped[dt.datetime]
+    cart_totes: Mapped[int] = mapped_column(Integer)
+    cart_max_weight_g: Mapped[int | None] = mapped_column(Integer)
+    cart_max_volume_cm3: Mapped[int | None] = mapped_column(Integer)
+    orders_count: Mapped[int] = mapped_column(Integer, default=0)
+    lines_count: Mapped[int] = mapped_column(Integer, default=0)
+    walk_m: Mapped[float] = mapped_column(Float, default=0.0)
+    #: The walk of picking every order alone (each zone part on its own path).
+    single_order_walk_m: Mapped[float] = mapped_column(Float, default=0.0)
+    planned_by: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    released_by: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    planned_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    released_at: Mapped[dt.datetime | None]
+    completed_at: Mapped[dt.datetime | None]
+    cancelled_at: Mapped[dt.datetime | None]
+
+    site: Mapped[Site] = relationship()
+    pick_lists: Mapped[list[PickList]] = relationship(
+        back_populates="wave", order_by="PickList.sequence"
+    )
+    orders: Mapped[list[Order]] = relationship(order_by="Order.id", viewonly=True)
+
+
+class PickList(Base):
+    """One cart's work in one temperature zone: tasks in walking order, a tote per order."""
+
+    __tablename__ = "pick_list"
+    __table_args__ = (
+        UniqueConstraint("wave_id", "sequence"),
+        CheckConstraint("totes > 0", name="totes_positive"),
+        Index("ix_pick_list_status", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    wave_id: Mapped[int] = mapped_column(ForeignKey("wave.id"), index=True)
+    sequence: Mapped[int] = mapped_column(Integer)
+    number: Mapped[str] = mapped_column(String(40), unique=True)
+    temperature: Mapped[Temperature] = mapped_column(_enum(Temperature, "temperature"))
+    status: Mapped[PickListStatus] = mapped_column(
+        _enum(PickListStatus, "pick_list_status"), default=PickListStatus.PLANNED
+    )
+    #: Tote positions used on the cart (one or more per order).
+    totes: Mapped[int] = mapped_column(Integer)
+    weight_g: Mapped[int] = mapped_column(Integer, default=0)
+    volume_cm3: Mapped[int] = mapped_column(Integer, default=0)
+    #: The planned walk from the zone's start through every task to its end (None: no layout).
+    walk_m: Mapped[float | None] = mapped_column(Float)
+    #: How the walk was found ("exact", "ortools", or "slot_order" without a layout).
+    path_method: Mapped[str] = mapped_column(String(16))
+    assigned_to: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    started_at: Mapped[dt.datetime | None]
+    done_at: Mapped[dt.datetime | None]
+
+    wave: Mapped[Wave] = relationship(back_populates="pick_lists")
+    tasks: Mapped[list[PickTask]] = relationship(
+        back_populates="pick_list", order_by="PickTask.sequence"
+    )
+
+
+class PickTask(Base):
+    """Pick one allocation's units from its slot into the order's tote on the cart."""
+
+    __tablename__ = "pick_task"
+    __table_args__ = (
+        UniqueConstraint("pick_list_id", "sequence"),
+        CheckConstraint("quantity > 0", name="quantity_positive"),
+        CheckConstraint("picked_qty >= 0 AND picked_qty <= quantity", name="picked_within"),
+        CheckConstraint("tote > 0", name="tote_positive"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    pick_list_id: Mapped[int] = mapped_column(ForeignKey("pick_list.id"), index=True)
+    #: Position in the walk (1 = first).
+    sequence: Mapped[int] = mapped_column(Integer)
+    #: One task per allocation: a unit reserved once is picked once.
+    allocation_id: Mapped[int] = mapped_column(ForeignKey("allocation.id"), unique=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("customer_order.id"), index=True)
+    order_line_id: Mapped[int] = mapped_column(ForeignKey("order_line.id"), index=True)
+    slot_id: Mapped[int] = mapped_column(ForeignKey("slot.id"))
+    item_id: Mapped[int] = mapped_column(ForeignKey("item.id"))
+    lot: Mapped[str] = mapped_column(String(64), default="")
+    quantity: Mapped[int] = mapped_column(Integer)
+    picked_qty: Mapped[int] = mapped_column(Integer, default=0)
+    #: The tote position on the cart this task's units go into (its order's tote).
+    tote: Mapped[int] = mapped_column(Integer)
+    status: Mapped[PickTaskStatus] = mapped_column(
+        _enum(PickTaskStatus, "pick_task_status"), default=PickTaskStatus.OPEN
+    )
+    short_reason: Mapped[str] = mapped_column(String(255), default="")
+    done_by: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    done_at: Mapped[dt.datetime | None]
+
+    pick_list: Mapped[PickList] = relationship(back_populates="tasks")
+    allocation: Mapped[Allocation] = relationship()
+    order: Mapped[Order] = relationship()
+    slot: Mapped[Slot] = relationship()
+    item: Mapped[Item] = relationship()
+
+    @property
+    def tote_code(self) -> str:
+        """The label on the tote: pick list and position, e.g. ``T123-2``."""
+        return tote_code(self.pick_list_id, self.tote)
+
+
+def tote_code(pick_list_id: int, position: int) -> str:
+    """The barcode printed on a cart's tote: ``T<pick list id>-<position>``."""
+    return f"T{pick_list_id}-{position}"
+
+
+class Package(Base):
+    """What leaves for the customer: an order's picked units packed and labelled with an SSCC."""
+
+    __tablename__ = "package"
+    __table_args__ = (Index("ix_package_order_status", "order_id", "status"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("customer_order.id"))
+    status: Mapped[PackageStatus] = mapped_column(
+        _enum(PackageStatus, "package_status"), default=PackageStatus.OPEN
+    )
+    #: Serial Shipping Container Code (18 digits with its check digit), set when closed.
+    sscc: Mapped[str | None] = mapped_column(String(18), unique=True)
+    #: The totes scanned into it (tote codes).
+    totes: Mapped[list[str]] = mapped_column(JSON, default=list)
+    weight_g: Mapped[int] = mapped_column(Integer, default=0)
+    packed_by: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    closed_at: Mapped[dt.datetime | None]
+
+    order: Mapped[Order] = relationship()
+    lines: Mapped[list[PackageLine]] = relationship(
+        back_populates="package", order_by="PackageLine.id"
+    )
+
+
+class PackageLine(Base):
+    """Units of one order line confirmed into a package at the packing station."""
+
+    __tablename__ = "package_line"
+    __table_args__ = (
+        UniqueConstraint("package_id", "order_line_id"),
+        CheckConstraint("quantity > 0", name="quantity_positive"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    package_id: Mapped[int] = mapped_column(ForeignKey("package.id"), index=True)
+    order_line_id: Mapped[int] = mapped_column(ForeignKey("order_line.id"))
+    quantity: Mapped[int] = mapped_column(Integer)
+
+    package: Mapped[Package] = relationship(back_populates="lines")
+    order_line: Mapped[OrderLine] = relationship()
 
 
 # --- people ---------------------------------------------------------------------------------

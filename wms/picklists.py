@@ -1,0 +1,271 @@
+"""Picking a released wave: taking a pick list, confirming its tasks, short picks.
+
+A picker takes the next open pick list of a released wave (or a given one) and confirms its
+tasks in walking order: the units picked (``wms.allocation.confirm_pick`` writes the ledger),
+fewer on a short pick. A short pick re-allocates the missing units from another slot — a new
+task at the end of the same pick list, into the same tote — or, with no stock left, flags
+the order backordered. When every task of a pick list is done the list is done; when every
+list of a wave is, the wave is complete; when every task of an order is done (and none of its
+lines waits for stock) the order is picked and goes to packing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from wms import allocation, orders
+from wms.errors import Conflict, NotFound, RuleViolation
+from wms.models import (
+    Allocation,
+    Order,
+    OrderStatus,
+    PickList,
+    PickListStatus,
+    PickTask,
+    PickTaskStatus,
+    Stock,
+    Temperature,
+    Wave,
+    WaveStatus,
+    utcnow,
+)
+
+WORKABLE = (PickListStatus.OPEN, PickListStatus.IN_PROGRESS)
+
+
+def get_pick_list(session: Session, pick_list_id: int) -> PickList:
+    pick_list = session.get(PickList, pick_list_id)
+    if pick_list is None:
+        raise NotFound(f"pick list {pick_list_id} does not exist", field="pick_list_id")
+    return pick_list
+
+
+def _lock_pick_list(session: Session, pick_list_id: int) -> PickList:
+    pick_list = session.scalars(
+        select(PickList)
+        .where(PickList.id == pick_list_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).one_or_none()
+    if pick_list is None:
+        raise NotFound(f"pick list {pick_list_id} does not exist", field="pick_list_id")
+    return pick_list
+
+
+def start(session: Session, pick_list_id: int, *, user_id: int | None) -> PickList:
+    """Take a pick list: open → in progress, assigned to the user (the same user may resume).
+
+    Refused (409) before its wave is released, when it is done, or when someone else has it.
+    """
+    pick_list = _lock_pick_list(session, pick_list_id)
+    if pick_list.status is PickListStatus.IN_PROGRESS:
+        if user_id is not None and pick_list.assigned_to not in (None, user_id):
+            raise Conflict(
+                f"pick list {pick_list.number} is being picked by someone else", field="status"
+            )
+        return pick_list
+    if pick_list.status is not PickListStatus.OPEN:
+        raise Conflict(f"pick list {pick_list.number} is {pick_list.status.value}", field="status")
+    pick_list.status = PickListStatus.IN_PROGRESS
+    pick_list.assigned_to = user_id
+    pick_list.started_at = utcnow()
+    session.flush()
+    return pick_list
+
+
+def take_next(
+    session: Session,
+    site_id: int,
+    *,
+    user_id: int | None,
+    temperature: Temperature | None = None,
+) -> PickList | None:
+    """The user's pick list in progress, or else the next open one of the site's released
+    waves (oldest wave first, then walking order), taken; None when there is none.
+
+    Two pickers asking at once get different lists (PostgreSQL skips rows another
+    transaction holds; SQLite serialises writers).
+    """
+    if user_id is not None:
+        mine = session.scalars(
+            select(PickList)
+            .join(Wave, Wave.id == PickList.wave_id)
+            .where(
+                Wave.site_id == site_id,
+                PickList.status == PickListStatus.IN_PROGRESS,
+                PickList.assigned_to == user_id,
+            )
+            .order_by(PickList.id)
+            .limit(1)
+        ).first()
+        if mine is not None:
+            return mine
+    query = (
+        select(PickList)
+        .join(Wave, Wave.id == PickList.wave_id)
+        .where(
+            Wave.site_id == site_id,
+            Wave.status == WaveStatus.RELEASED,
+            PickList.status == PickListStatus.OPEN,
+        )
+        .order_by(Wave.released_at, Wave.id, PickList.sequence)
+        .limit(1)
+        .with_for_update(of=PickList, skip_locked=True)
+    )
+    if temperature is not None:
+        query = query.where(PickList.temperature == temperature)
+    pick_list = session.scalars(query).first()
+    if pick_list is None:
+        return None
+    return start(session, pick_list.id, user_id=user_id)
+
+
+def _lock_task(session: Session, pick_list_id: int, task_id: int) -> PickTask:
+    task = session.scalars(
+        select(PickTask)
+        .where(PickTask.id == task_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).one_or_none()
+    if task is None or task.pick_list_id != pick_list_id:
+        raise NotFound(f"pick list {pick_list_id} has no task {task_id}", field="task_id")
+    return task
+
+
+def confirm_task(
+    session: Session,
+    pick_list_id: int,
+    task_id: int,
+    *,
+    quantity: int,
+    user_id: int | None = None,
+    idempotency_key: str | None = None,
+    reason: str = "",
+) -> PickTask:
+    """Confirm the units picked for a task; fewer than asked is a short pick (give a reason).
+
+    Refused: a quantity above the task's (422), a task already confirmed or a pick list not
+    released or someone else's (409).
+    """
+    pick_list = _lock_pick_list(session, pick_list_id)
+    task = _lock_task(session, pick_list_id, task_id)
+    if pick_list.status not in WORKABLE:
+        raise Conflict(f"pick list {pick_list.number} is {pick_list.status.value}", field="status")
+    if user_id is not None and pick_list.assigned_to not in (None, user_id):
+        raise Conflict(
+            f"pick list {pick_list.number} is being picked by someone else", field="status"
+        )
+    if task.status is not PickTaskStatus.OPEN:
+        raise Conflict(f"task {task.id} is already {task.status.value}", field="task_id")
+    if quantity > task.quantity:
+        raise RuleViolation(
+            f"{quantity} picked but the task is for {task.quantity}", field="quantity"
+        )
+    if quantity < task.quantity and not reason.strip():
+        raise RuleViolation("say why fewer units were found (a short pick)", field="reason")
+    result = allocation.confirm_pick(
+        session,
+        task.allocation_id,
+        quantity=quantity,
+        user_id=user_id,
+        idempotency_key=idempotency_key,
+        reason=reason,
+    )
+    now = utcnow()
+    task.picked_qty = quantity
+    task.status = PickTaskStatus.PICKED if quantity == task.quantity else PickTaskStatus.SHORT
+    task.short_reason = reason if quantity < task.quantity else ""
+    task.done_by = user_id
+    task.done_at = now
+    if pick_list.status is PickListStatus.OPEN:
+        pick_list.status = PickListStatus.IN_PROGRESS
+        pick_list.assigned_to = user_id
+        pick_list.started_at = now
+    if result.reallocated:
+        _append_tasks(session, pick_list, task, result.reallocated)
+    session.flush()
+    _finish(session, pick_list, task.order_id, now)
+    return task
+
+
+def _append_tasks(
+    session: Session, pick_list: PickList, short: PickTask, reallocated: list[Allocation]
+) -> None:
+    """Tasks for re-allocated units, after the last one, into the same tote."""
+    last = session.scalar(
+        select(func.max(PickTask.sequence)).where(PickTask.pick_list_id == pick_list.id)
+    )
+    sequence = int(last or 0)
+    for made in reallocated:
+        stock = session.get(Stock, made.stock_id)
+        assert stock is not None
+        sequence += 1
+        session.add(
+            PickTask(
+                pick_list_id=pick_list.id,
+                sequence=sequence,
+                allocation_id=made.id,
+                order_id=short.order_id,
+                order_line_id=made.order_line_id,
+                slot_id=stock.slot_id,
+                item_id=stock.item_id,
+                lot=stock.lot,
+                quantity=made.quantity,
+                tote=short.tote,
+            )
+        )
+
+
+def _finish(session: Session, pick_list: PickList, order_id: int, now: dt.datetime) -> None:
+    """Close what the last confirmation completed: the order, the pick list, the wave."""
+    order_open = session.scalar(
+        select(func.count(PickTask.id)).where(
+            PickTask.order_id == order_id, PickTask.status == PickTaskStatus.OPEN
+        )
+    )
+    order = orders.lock_order(session, order_id)
+    if not order_open and order.status is OrderStatus.IN_WAVE:
+        orders.advance(order, OrderStatus.PICKED)
+    list_open = session.scalar(
+        select(func.count(PickTask.id)).where(
+            PickTask.pick_list_id == pick_list.id, PickTask.status == PickTaskStatus.OPEN
+        )
+    )
+    if not list_open:
+        pick_list.status = PickListStatus.DONE
+        pick_list.done_at = now
+        session.flush()
+        unfinished = session.scalar(
+            select(func.count(PickList.id)).where(
+                PickList.wave_id == pick_list.wave_id, PickList.status.in_(WORKABLE)
+            )
+        )
+        wave = session.get(Wave, pick_list.wave_id)
+        if wave is not None and not unfinished and wave.status is WaveStatus.RELEASED:
+            wave.status = WaveStatus.COMPLETED
+            wave.completed_at = now
+    session.flush()
+
+
+def order_of_tote(session: Session, code: str) -> Order:
+    """The order whose units went into the tote with this label (``T<pick list>-<n>``)."""
+    try:
+        list_part, position_part = code.strip().upper().removeprefix("T").split("-")
+        pick_list_id, position = int(list_part), int(position_part)
+    except ValueError:
+        raise RuleViolation(
+            f"{code!r} is not a tote label (T<pick list>-<n>)", field="tote"
+        ) from None
+    order_id = session.scalar(
+        select(PickTask.order_id)
+        .where(PickTask.pick_list_id == pick_list_id, PickTask.tote == position)
+        .limit(1)
+    )
+    if order_id is None:
+        raise RuleViolation(f"no order was picked into tote {code}", field="tote")
+    order = session.get(Order, order_id)
+    assert order is not None
+    return order
