@@ -11,6 +11,10 @@ from wms.models import (
     AllocationStatus,
     CountStatus,
     MovementKind,
+    OrderStatus,
+    PackageStatus,
+    PickListStatus,
+    PickTaskStatus,
     ReceiptKind,
     ReceiptStatus,
     SlotKind,
@@ -19,6 +23,7 @@ from wms.models import (
     TaskStatus,
     Temperature,
     VelocityClass,
+    WaveStatus,
 )
 
 
@@ -385,3 +390,244 @@ class ImportReportSchema(Schema):
 class ImportArgsSchema(StrictSchema):
     dry_run = fields.Boolean(load_default=False)
     delimiter = fields.String(load_default=None, validate=validate.OneOf([",", ";", "\t"]))
+
+
+# --- orders, waves, pick lists, packages -------------------------------------------------------
+
+
+class OrderLineCreateSchema(StrictSchema):
+    item_id = Id(load_default=None, metadata={"description": "The item, or give its sku"})
+    sku = fields.String(load_default=None, validate=validate.Length(min=1, max=64))
+    quantity = _quantity()
+
+
+class OrderCreateSchema(StrictSchema):
+    site_id = Id(required=True, metadata={"description": "The front warehouse that delivers"})
+    number = fields.String(
+        load_default=None,
+        validate=validate.Length(min=1, max=32),
+        metadata={"description": "Your order number; one is made up when none is given"},
+    )
+    customer_name = fields.String(required=True, validate=validate.Length(min=1, max=120))
+    phone = fields.String(load_default="", validate=validate.Length(max=32))
+    address = fields.String(required=True, validate=validate.Length(min=1, max=255))
+    latitude = fields.Float(required=True, validate=validate.Range(min=-90, max=90))
+    longitude = fields.Float(required=True, validate=validate.Range(min=-180, max=180))
+    promised_start = fields.AwareDateTime(required=True, format="iso")
+    promised_end = fields.AwareDateTime(required=True, format="iso")
+    priority = fields.Integer(strict=True, load_default=0, validate=validate.Range(-100, 100))
+    lines = fields.List(
+        fields.Nested(OrderLineCreateSchema),
+        required=True,
+        validate=validate.Length(min=1, max=500),
+    )
+
+
+class OrderLineSchema(Schema):
+    id = fields.Integer(dump_only=True)
+    line_no = fields.Integer(dump_only=True)
+    item_id = fields.Integer(dump_only=True)
+    sku = fields.String(dump_only=True, attribute="item.sku")
+    quantity = fields.Integer(dump_only=True)
+    picked_qty = fields.Integer(dump_only=True)
+
+
+class OrderSchema(Schema):
+    id = fields.Integer(dump_only=True)
+    number = fields.String(dump_only=True)
+    site_id = fields.Integer(dump_only=True)
+    customer_name = fields.String(dump_only=True)
+    phone = fields.String(dump_only=True)
+    address = fields.String(dump_only=True)
+    latitude = fields.Float(dump_only=True)
+    longitude = fields.Float(dump_only=True)
+    promised_start = fields.DateTime(dump_only=True)
+    promised_end = fields.DateTime(dump_only=True)
+    priority = fields.Integer(dump_only=True)
+    status = fields.Enum(OrderStatus, by_value=True, dump_only=True)
+    wave_id = fields.Integer(dump_only=True, allow_none=True)
+    created_at = fields.DateTime(dump_only=True)
+    cancelled_at = fields.DateTime(dump_only=True, allow_none=True)
+    lines = fields.List(fields.Nested(OrderLineSchema), dump_only=True)
+
+
+class WaveSettingsSchema(StrictSchema):
+    """How to cut the wave; every field defaults to the site's configuration."""
+
+    horizon_minutes = fields.Float(
+        load_default=None,
+        validate=validate.Range(min=0, max=24 * 60),
+        metadata={"description": "Plan orders whose pick cut-off falls before now + this"},
+    )
+    max_orders = fields.Integer(strict=True, load_default=None, validate=validate.Range(1, 20_000))
+    cart_totes = fields.Integer(strict=True, load_default=None, validate=validate.Range(1, 64))
+    cart_max_weight_g = fields.Integer(
+        strict=True, load_default=None, validate=validate.Range(1, 1_000_000)
+    )
+    tote_volume_cm3 = fields.Integer(
+        strict=True, load_default=None, validate=validate.Range(1, 1_000_000)
+    )
+
+
+class WavePlanCreateSchema(WaveSettingsSchema):
+    site_id = Id(required=True)
+    order_ids = fields.List(
+        Id(),
+        load_default=None,
+        validate=validate.Length(min=1, max=20_000),
+        metadata={"description": "Plan exactly these orders; default: the site's due orders"},
+    )
+
+
+class PickListSummarySchema(Schema):
+    id = fields.Integer(dump_only=True, allow_none=True)
+    number = fields.String(dump_only=True)
+    sequence = fields.Integer(dump_only=True)
+    temperature = fields.Enum(Temperature, by_value=True, dump_only=True)
+    status = fields.Enum(PickListStatus, by_value=True, dump_only=True)
+    totes = fields.Integer(dump_only=True)
+    weight_g = fields.Integer(dump_only=True)
+    walk_m = fields.Float(dump_only=True, allow_none=True)
+    path_method = fields.String(dump_only=True)
+    tasks = fields.Function(lambda pl: len(pl.tasks), dump_only=True)
+    assigned_to = fields.Integer(dump_only=True, allow_none=True)
+
+
+class WaveSchema(Schema):
+    id = fields.Integer(dump_only=True)
+    number = fields.String(dump_only=True)
+    site_id = fields.Integer(dump_only=True)
+    status = fields.Enum(WaveStatus, by_value=True, dump_only=True)
+    cutoff_until = fields.DateTime(dump_only=True)
+    cart_totes = fields.Integer(dump_only=True)
+    cart_max_weight_g = fields.Integer(dump_only=True, allow_none=True)
+    cart_max_volume_cm3 = fields.Integer(dump_only=True, allow_none=True)
+    orders_count = fields.Integer(dump_only=True)
+    lines_count = fields.Integer(dump_only=True)
+    pick_lists_count = fields.Function(lambda w: len(w.pick_lists), dump_only=True)
+    walk_m = fields.Float(dump_only=True)
+    single_order_walk_m = fields.Float(
+        dump_only=True, metadata={"description": "The walk of picking each order alone"}
+    )
+    saving_pct = fields.Function(
+        lambda w: (
+            round(100 * (1 - w.walk_m / w.single_order_walk_m), 1)
+            if w.single_order_walk_m
+            else None
+        ),
+        dump_only=True,
+        metadata={"description": "How much less the wave walks than single-order picking"},
+    )
+    order_ids = fields.Function(lambda w: [o.id for o in w.orders], dump_only=True)
+    pick_lists = fields.List(fields.Nested(PickListSummarySchema), dump_only=True)
+    planned_at = fields.DateTime(dump_only=True)
+    released_at = fields.DateTime(dump_only=True, allow_none=True)
+    completed_at = fields.DateTime(dump_only=True, allow_none=True)
+    cancelled_at = fields.DateTime(dump_only=True, allow_none=True)
+
+
+class SkippedSchema(Schema):
+    order_id = fields.Integer(dump_only=True)
+    number = fields.String(dump_only=True)
+    reason = fields.String(
+        dump_only=True,
+        metadata={
+            "description": "not_due, window_missed, no_stock, expired_stock, locked_slot, "
+            "wave_full or not_plannable"
+        },
+    )
+    detail = fields.String(dump_only=True)
+
+
+class WavePlanSchema(Schema):
+    wave = fields.Nested(WaveSchema, dump_only=True, allow_none=True)
+    skipped = fields.List(fields.Nested(SkippedSchema), dump_only=True)
+
+
+class PickTaskSchema(Schema):
+    id = fields.Integer(dump_only=True)
+    sequence = fields.Integer(dump_only=True)
+    status = fields.Enum(PickTaskStatus, by_value=True, dump_only=True)
+    order_id = fields.Integer(dump_only=True)
+    order_number = fields.String(dump_only=True, attribute="order.number")
+    order_line_id = fields.Integer(dump_only=True)
+    allocation_id = fields.Integer(dump_only=True)
+    slot_id = fields.Integer(dump_only=True)
+    slot_barcode = fields.String(dump_only=True, attribute="slot.barcode")
+    aisle = fields.Integer(dump_only=True, attribute="slot.aisle", allow_none=True)
+    bay = fields.Integer(dump_only=True, attribute="slot.bay", allow_none=True)
+    side = fields.Enum(SlotSide, by_value=True, dump_only=True, attribute="slot.side")
+    level = fields.Integer(dump_only=True, attribute="slot.level", allow_none=True)
+    item_id = fields.Integer(dump_only=True)
+    sku = fields.String(dump_only=True, attribute="item.sku")
+    item_name = fields.String(dump_only=True, attribute="item.name")
+    lot = fields.String(dump_only=True)
+    quantity = fields.Integer(dump_only=True)
+    picked_qty = fields.Integer(dump_only=True)
+    tote = fields.Integer(dump_only=True, metadata={"description": "Tote position on the cart"})
+    tote_code = fields.String(dump_only=True, metadata={"description": "The tote's label"})
+    short_reason = fields.String(dump_only=True)
+    done_at = fields.DateTime(dump_only=True, allow_none=True)
+
+
+class PickListSchema(PickListSummarySchema):
+    wave_id = fields.Integer(dump_only=True)
+    started_at = fields.DateTime(dump_only=True, allow_none=True)
+    done_at = fields.DateTime(dump_only=True, allow_none=True)
+    done = fields.Function(
+        lambda pl: sum(t.status is not PickTaskStatus.OPEN for t in pl.tasks), dump_only=True
+    )
+    tasks = fields.List(fields.Nested(PickTaskSchema), dump_only=True)  # type: ignore[assignment]
+
+
+class PickListNextSchema(StrictSchema):
+    site_id = Id(required=True)
+    temperature = fields.Enum(Temperature, by_value=True, load_default=None)
+
+
+class TaskConfirmSchema(StrictSchema):
+    quantity = _quantity(
+        minimum=0, metadata={"description": "Units picked; fewer than the task's is a short pick"}
+    )
+    reason = fields.String(
+        load_default="",
+        validate=validate.Length(max=255),
+        metadata={"description": "Why fewer were found (required on a short pick)"},
+    )
+
+
+class PackageOpenSchema(StrictSchema):
+    tote = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=40),
+        metadata={"description": "The scanned tote label, T<pick list>-<position>"},
+    )
+
+
+class PackageLineCreateSchema(StrictSchema):
+    order_line_id = Id(required=True)
+    quantity = _quantity()
+
+
+class PackageCloseSchema(StrictSchema):
+    weight_g = fields.Integer(strict=True, load_default=None, validate=validate.Range(1, 10**7))
+
+
+class PackageLineSchema(Schema):
+    order_line_id = fields.Integer(dump_only=True)
+    sku = fields.String(dump_only=True, attribute="order_line.item.sku")
+    quantity = fields.Integer(dump_only=True)
+
+
+class PackageSchema(Schema):
+    id = fields.Integer(dump_only=True)
+    order_id = fields.Integer(dump_only=True)
+    order_number = fields.String(dump_only=True, attribute="order.number")
+    order_status = fields.Enum(OrderStatus, by_value=True, dump_only=True, attribute="order.status")
+    status = fields.Enum(PackageStatus, by_value=True, dump_only=True)
+    sscc = fields.String(dump_only=True, allow_none=True)
+    totes = fields.List(fields.String(), dump_only=True)
+    weight_g = fields.Integer(dump_only=True)
+    lines = fields.List(fields.Nested(PackageLineSchema), dump_only=True)
+    created_at = fields.DateTime(dump_only=True)
+    closed_at = fields.DateTime(dump_only=True, allow_none=True)

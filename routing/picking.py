@@ -123,6 +123,31 @@ def plan_pick_path(
     return PickPath(order=order, length_m=length, method=method, walk=_polyline(layout, points))
 
 
+def path_in_order(
+    layout: Layout,
+    picks: Sequence[Pick],
+    order: Sequence[int],
+    *,
+    start: FrontPoint | None = None,
+    end: FrontPoint | None = None,
+    method: str = "given",
+) -> PickPath:
+    """The walk through the picks in a given order (a stored pick list): length and polyline.
+
+    ``order`` must list every index of ``picks`` once (ValueError otherwise).
+    """
+    if sorted(order) != list(range(len(picks))):
+        raise ValueError("order must list every index of picks exactly once")
+    start = _front_point(layout, start, "start", layout.depot_x_m)
+    end = _front_point(layout, end, "end", layout.end_x_m)
+    checked = [make_pick(layout, p.aisle, p.y_m, index=i) for i, p in enumerate(picks)]
+    if not checked:
+        return PickPath(order=(), length_m=0.0, method=method, walk=())
+    points: list[Pick | FrontPoint] = [start, *(checked[i] for i in order), end]
+    length = sum(distance(layout, a, b) for a, b in itertools.pairwise(points))
+    return PickPath(tuple(order), length, method, _polyline(layout, points))
+
+
 def _front_point(
     layout: Layout, point: FrontPoint | None, field: str, default: float
 ) -> FrontPoint:

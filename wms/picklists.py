@@ -250,6 +250,26 @@ def _finish(session: Session, pick_list: PickList, order_id: int, now: dt.dateti
     session.flush()
 
 
+def svg(session: Session, pick_list: PickList) -> str | None:
+    """The pick list drawn: its zone's racks, the tasks numbered in walking order, the walk.
+    None when the site has no rack layout."""
+    from routing.picking import path_in_order
+    from routing.render import render_svg
+    from wms.floor import zone_floor
+
+    wave = session.get(Wave, pick_list.wave_id)
+    assert wave is not None
+    floor = zone_floor(wave.site.code, wave.site.layout, pick_list.temperature)
+    if floor is None:
+        return None
+    tasks = sorted(pick_list.tasks, key=lambda t: t.sequence)
+    picks = [floor.pick(task.slot) for task in tasks]
+    path = path_in_order(floor.layout, picks, range(len(picks)), method=pick_list.path_method)
+    return render_svg(
+        floor.layout, picks, path, title=f"{pick_list.number} ({pick_list.temperature.value})"
+    )
+
+
 def order_of_tote(session: Session, code: str) -> Order:
     """The order whose units went into the tote with this label (``T<pick list>-<n>``)."""
     try:

@@ -11,12 +11,15 @@ from wms.models import (
     Allocation,
     Order,
     OrderLine,
+    Package,
+    PickList,
     Receipt,
     Site,
     Slot,
     Stock,
     StockCount,
     Task,
+    Wave,
 )
 
 
@@ -63,6 +66,34 @@ def site_of_count(session: Session, count_id: int) -> int | None:
         select(Slot.site_id)
         .join(StockCount, StockCount.slot_id == Slot.id)
         .where(StockCount.id == count_id)
+    )
+
+
+def site_of_order(session: Session, order_id: int) -> int | None:
+    """The front warehouse that fulfils an order."""
+    return session.scalar(select(Order.site_id).where(Order.id == order_id))
+
+
+def site_of_wave(session: Session, wave_id: int) -> int | None:
+    """The site a wave is picked at."""
+    return session.scalar(select(Wave.site_id).where(Wave.id == wave_id))
+
+
+def site_of_pick_list(session: Session, pick_list_id: int) -> int | None:
+    """The site a pick list is picked at."""
+    return session.scalar(
+        select(Wave.site_id)
+        .join(PickList, PickList.wave_id == Wave.id)
+        .where(PickList.id == pick_list_id)
+    )
+
+
+def site_of_package(session: Session, package_id: int) -> int | None:
+    """The site a package is packed at."""
+    return session.scalar(
+        select(Order.site_id)
+        .join(Package, Package.order_id == Order.id)
+        .where(Package.id == package_id)
     )
 
 
