@@ -487,7 +487,10 @@ def close_package(args: dict[str, Any], package_id: int, *, session: Session) ->
     packing.close(
         session,
         package_id,
-        company_prefix=current_app.config.get("GS1_COMPANY_PREFIX", packing.DEFAULT_COMPANY_PREFIX),
+        # From the environment a prefix of digits arrives as a number (JSON): keep it text.
+        company_prefix=str(
+            current_app.config.get("GS1_COMPANY_PREFIX", packing.DEFAULT_COMPANY_PREFIX)
+        ),
         user_id=acting_user_id(),
         **args,
     )
