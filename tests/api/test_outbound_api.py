@@ -382,3 +382,21 @@ def test_planners_plan_waves_and_associates_do_not(client, make_api_token, house
 
     assert planner.post("/api/v1/waves", {"site_id": house.site.id}).status_code == 200
     assert associate.post("/api/v1/waves", {"site_id": house.site.id}).status_code == 403
+
+
+def test_a_plan_that_fails_half_way_keeps_nothing(api, house, session, problem):
+    # A chilled slot standing in an ambient aisle: found only after the orders are allocated.
+    item = house.stocked(Temperature.CHILLED, bay=2)
+    misplaced = house.slot(2, 5)
+    misplaced.zone_id = house.zones[Temperature.CHILLED].id
+    house.stock(item, 5, aisle=2, bay=5)
+    order = api.post("/api/v1/orders", order_body(house, [(item, 52)])).get_json()
+    session.flush()
+
+    answer = api.post("/api/v1/waves", {"site_id": house.site.id})
+
+    problem(answer, 422, field="slot_id")
+    assert "outside the chilled zone" in answer.get_json()["detail"]
+    assert reserved(session) == 0
+    assert session.scalar(select(func.count()).select_from(Wave)) == 0
+    assert api.get(f"/api/v1/orders/{order['id']}").get_json()["status"] == "open"
