@@ -43,7 +43,7 @@ from api.schemas import (
     SlotSchema,
     page_schema,
 )
-from wms import allocation, scope, stock
+from wms import allocation, picklists, scope, stock
 from wms.db import transaction
 from wms.models import Allocation, AllocationStatus, Slot
 
@@ -158,10 +158,11 @@ def create_allocation(args: dict[str, Any], *, session: Session) -> allocation.A
 @require_role(*PLAN)
 @mutation()
 @blp.response(200, AllocationSchema)
-@blp.alt_response(409, response="CONFLICT", description="The allocation is not open")
+@blp.alt_response(409, response="CONFLICT", description="Not open, or on a pick list")
 def release_allocation(allocation_id: int, *, session: Session) -> Allocation:
     """Give an open allocation's units back to its stock row."""
     require_site_of(scope.site_of_allocation(session, allocation_id))
+    picklists.guard_allocation(session, allocation_id)
     return allocation.release(session, allocation_id)
 
 
@@ -170,7 +171,9 @@ def release_allocation(allocation_id: int, *, session: Session) -> Allocation:
 @mutation()
 @blp.arguments(PickCreateSchema)
 @blp.response(201, PickResultSchema)
-@blp.alt_response(409, response="CONFLICT", description="Already picked, or the slot is locked")
+@blp.alt_response(
+    409, response="CONFLICT", description="Already picked, slot locked, or on a pick list"
+)
 def create_pick(args: dict[str, Any], *, session: Session) -> allocation.PickResult:
     """Confirm a pick against an allocation; fewer units than allocated is a short pick."""
     require_site_of_named(
@@ -179,6 +182,7 @@ def create_pick(args: dict[str, Any], *, session: Session) -> allocation.PickRes
         what="allocation",
         value=args["allocation_id"],
     )
+    picklists.guard_allocation(session, args["allocation_id"])
     return allocation.confirm_pick(
         session,
         args["allocation_id"],

@@ -11,6 +11,7 @@ from typing import Any
 from flask import Response, current_app, jsonify
 from marshmallow import fields
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, selectinload
 
 from api.access import (
@@ -25,6 +26,7 @@ from api.access import (
 from api.auth import require_role
 from api.blueprint import Blueprint
 from api.context import mutation
+from api.errors import service_unavailable
 from api.pagination import page, where_equal
 from api.schemas import (
     CursorArgsSchema,
@@ -61,6 +63,7 @@ from wms.models import (
     Wave,
     WaveStatus,
 )
+from wms.retry import is_retryable, retrying
 
 blp = Blueprint(
     "outbound", __name__, url_prefix="/api/v1", description="Orders, waves, pick lists, packing"
@@ -79,7 +82,10 @@ def _require_site(session: Session, site_id: int) -> None:
 
 def _order(session: Session, order_id: int) -> Order:
     order = session.get(
-        Order, order_id, options=[selectinload(Order.lines).joinedload(OrderLine.item)]
+        Order,
+        order_id,
+        options=[selectinload(Order.lines).joinedload(OrderLine.item)],
+        populate_existing=True,
     )
     if order is None:
         raise NotFound(f"order {order_id} does not exist")
@@ -156,10 +162,8 @@ def _wave(session: Session, wave_id: int) -> Wave:
     wave = session.get(
         Wave,
         wave_id,
-        options=[
-            selectinload(Wave.pick_lists).selectinload(PickList.tasks),
-            selectinload(Wave.orders),
-        ],
+        options=[selectinload(Wave.pick_lists).selectinload(PickList.tasks)],
+        populate_existing=True,
     )
     if wave is None:
         raise NotFound(f"wave {wave_id} does not exist")
@@ -197,24 +201,37 @@ def plan_wave(args: dict[str, Any], *, session: Session) -> tuple[dict[str, Any]
 @blp.response(200, WavePlanSchema)
 def preview_wave(args: dict[str, Any]) -> Response:
     """What planning would do now — the wave's figures, pick lists and the orders left out —
-    without keeping anything: nothing is reserved, no wave is stored."""
-    session = database().sessions()
+    without keeping anything: no row is locked, nothing is reserved, no wave is stored."""
+
+    def attempt() -> dict[str, Any]:
+        session = database().sessions()
+        try:
+            with session.begin():
+                _require_site(session, args["site_id"])
+                plan = waves.plan_wave(
+                    session,
+                    args["site_id"],
+                    settings=_settings(args),
+                    order_ids=args.get("order_ids"),
+                    lock=False,
+                )
+                answer, _ = _plan_answer(session, plan)
+                body: dict[str, Any] = WavePlanSchema().dump(answer)
+                session.rollback()
+        finally:
+            session.close()
+        return body
+
     try:
-        with session.begin():
-            _require_site(session, args["site_id"])
-            plan = waves.plan_wave(
-                session, args["site_id"], settings=_settings(args), order_ids=args.get("order_ids")
-            )
-            answer, _ = _plan_answer(session, plan)
-            body = WavePlanSchema().dump(answer)
-            if body["wave"] is not None:
-                body["wave"]["id"] = None  # nothing was stored
-                body["wave"]["number"] = None
-                for pick_list in body["wave"]["pick_lists"]:
-                    pick_list["id"] = pick_list["number"] = None
-            session.rollback()
-    finally:
-        session.close()
+        body = retrying(attempt)
+    except SQLAlchemyError as error:
+        if not is_retryable(error):
+            raise
+        return service_unavailable("the database is busy with other requests; try again shortly")
+    if body["wave"] is not None:  # nothing was stored: no ids, no numbers
+        body["wave"]["id"] = body["wave"]["number"] = None
+        for pick_list in body["wave"]["pick_lists"]:
+            pick_list["id"] = pick_list["number"] = None
     return jsonify(body)
 
 
@@ -228,9 +245,7 @@ class WaveQueryArgsSchema(CursorArgsSchema):
 @blp.response(200, page_schema(WaveSchema, "WavePage"))
 def list_waves(args: dict[str, Any]) -> dict[str, Any]:
     """List waves by site and status, newest first."""
-    stmt = select(Wave).options(
-        selectinload(Wave.pick_lists).selectinload(PickList.tasks), selectinload(Wave.orders)
-    )
+    stmt = select(Wave).options(selectinload(Wave.pick_lists).selectinload(PickList.tasks))
     if (sites := visible_sites()) is not None:
         stmt = stmt.where(Wave.site_id.in_(sites))
     stmt = where_equal(stmt, Wave, args, ("site_id", "status"))
@@ -304,6 +319,7 @@ def _pick_list(session: Session, pick_list_id: int) -> PickList:
                 selectinload(PickTask.order),
             )
         ],
+        populate_existing=True,
     )
     if pick_list is None:
         raise NotFound(f"pick list {pick_list_id} does not exist")
@@ -436,9 +452,8 @@ def _package(session: Session, package_id: int) -> Package:
 @blp.alt_response(409, response="CONFLICT", description="The order is not picked yet")
 def open_package(args: dict[str, Any], *, session: Session) -> Package:
     """Start packing the order whose units are in the scanned tote (or continue its package)."""
-    order = picklists.order_of_tote(session, args["tote"])
-    require_site_of(order.site_id)
     package = packing.open_package(session, args["tote"], user_id=acting_user_id())
+    require_site_of(package.order.site_id)  # refused: the whole transaction rolls back
     return _package(session, package.id)
 
 

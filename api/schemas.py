@@ -395,6 +395,14 @@ class ImportArgsSchema(StrictSchema):
 # --- orders, waves, pick lists, packages -------------------------------------------------------
 
 
+PICKED_OR_LATER = (
+    OrderStatus.PICKED,
+    OrderStatus.PACKED,
+    OrderStatus.DISPATCHED,
+    OrderStatus.DELIVERED,
+)
+
+
 class OrderLineCreateSchema(StrictSchema):
     item_id = Id(load_default=None, metadata={"description": "The item, or give its sku"})
     sku = fields.String(load_default=None, validate=validate.Length(min=1, max=64))
@@ -449,6 +457,13 @@ class OrderSchema(Schema):
     created_at = fields.DateTime(dump_only=True)
     cancelled_at = fields.DateTime(dump_only=True, allow_none=True)
     lines = fields.List(fields.Nested(OrderLineSchema), dump_only=True)
+    short = fields.Function(
+        lambda o: (
+            o.status in PICKED_OR_LATER and any(ln.picked_qty < ln.quantity for ln in o.lines)
+        ),
+        dump_only=True,
+        metadata={"description": "Picked with units missing (a short pick found no stock)"},
+    )
 
 
 class WaveSettingsSchema(StrictSchema):
@@ -489,7 +504,10 @@ class PickListSummarySchema(Schema):
     weight_g = fields.Integer(dump_only=True)
     walk_m = fields.Float(dump_only=True, allow_none=True)
     path_method = fields.String(dump_only=True)
-    tasks = fields.Function(lambda pl: len(pl.tasks), dump_only=True)
+    tasks = fields.Function(
+        lambda pl: sum(t.status is not PickTaskStatus.CANCELLED for t in pl.tasks),
+        dump_only=True,
+    )
     assigned_to = fields.Integer(dump_only=True, allow_none=True)
 
 
@@ -518,7 +536,11 @@ class WaveSchema(Schema):
         dump_only=True,
         metadata={"description": "How much less the wave walks than single-order picking"},
     )
-    order_ids = fields.Function(lambda w: [o.id for o in w.orders], dump_only=True)
+    order_ids = fields.Function(
+        lambda w: sorted({t.order_id for pl in w.pick_lists for t in pl.tasks}),
+        dump_only=True,
+        metadata={"description": "The orders planned into it (kept after a cancel)"},
+    )
     pick_lists = fields.List(fields.Nested(PickListSummarySchema), dump_only=True)
     planned_at = fields.DateTime(dump_only=True)
     released_at = fields.DateTime(dump_only=True, allow_none=True)
@@ -577,7 +599,13 @@ class PickListSchema(PickListSummarySchema):
     done = fields.Function(
         lambda pl: sum(t.status is not PickTaskStatus.OPEN for t in pl.tasks), dump_only=True
     )
-    tasks = fields.List(fields.Nested(PickTaskSchema), dump_only=True)  # type: ignore[assignment]
+    tasks = fields.Function(
+        lambda pl: PickTaskSchema(many=True).dump(
+            [t for t in pl.tasks if t.status is not PickTaskStatus.CANCELLED]
+        ),
+        dump_only=True,
+        metadata={"description": "In walking order; withdrawn tasks are left out"},
+    )
 
 
 class PickListNextSchema(StrictSchema):

@@ -229,27 +229,35 @@ def _chunks(ids: Sequence[int]) -> Iterator[Sequence[int]]:
         yield ids[start : start + _CHUNK]
 
 
-def allocate_lines(
-    session: Session, line_ids: Sequence[int], *, site_id: int, today: dt.date
+def allocate_orders(
+    session: Session,
+    groups: Sequence[Sequence[int]],
+    *,
+    site_id: int,
+    today: dt.date,
+    lock: bool = True,
 ) -> dict[int, AllocationResult]:
-    """Allocate many lines of one site at once, in the order given (earlier lines first).
+    """Allocate groups of lines of one site (an order's lines each), whole or not at all.
 
-    The same rules as ``allocate`` (FEFO, FIFO, pick faces before reserve, nearest; never
-    expired units, locked slots or slots waiting for a count; never beyond a line's
-    quantity), with a handful of statements for the whole set: the lines are locked in id
-    order, then every usable stock row of their items in id order, and the choices made in
-    memory. The caller checks the orders' states.
+    The groups go in the order given (earlier ones first). The same rules as ``allocate``
+    (FEFO, FIFO, pick faces before reserve, nearest; never expired units, locked slots or
+    slots waiting for a count; never beyond a line's quantity) with a handful of statements
+    for the whole set: the lines are locked in id order, then every usable stock row of their
+    items in id order, and the choices made in memory. A group one of whose lines would fall
+    short takes nothing: its results list no allocations and say how many units each line
+    lacks and why. ``lock=False`` reads without locking (a preview that is rolled back). The
+    caller checks the orders' states.
     """
-    ids = list(dict.fromkeys(line_ids))
+    ids = list(dict.fromkeys(line_id for group in groups for line_id in group))
     lines: dict[int, OrderLine] = {}
     for chunk in _chunks(sorted(ids)):
-        for line in session.scalars(
+        query = (
             select(OrderLine)
             .where(OrderLine.id.in_(chunk))
             .order_by(OrderLine.id)
-            .with_for_update()
             .execution_options(populate_existing=True)
-        ):
+        )
+        for line in session.scalars(query.with_for_update() if lock else query):
             lines[line.id] = line
     missing = [i for i in ids if i not in lines]
     if missing:
@@ -289,7 +297,14 @@ def allocate_lines(
     stock_ids: list[int] = []
     for chunk in _chunks(item_ids):
         stock_ids += session.scalars(usable.where(Stock.item_id.in_(chunk))).all()
-    rows = lock_rows(session, stock_ids)
+    if lock:
+        rows = lock_rows(session, stock_ids)
+    else:
+        rows = {
+            row.id: row
+            for chunk in _chunks(sorted(stock_ids))
+            for row in session.scalars(select(Stock).where(Stock.id.in_(chunk)))
+        }
     slots = {
         slot.id: slot
         for chunk in _chunks(sorted({row.slot_id for row in rows.values()}))
@@ -302,35 +317,72 @@ def allocate_lines(
         item = items[item_id]
         candidates.sort(key=lambda row: _preference(item, layout, row, slots[row.slot_id]))
 
+    # Units taken per stock row so far; a group that falls short gives its share back.
+    taken: dict[int, int] = defaultdict(int)
     results: dict[int, AllocationResult] = {}
-    for line_id in ids:
-        line = lines[line_id]
-        needed = line.quantity - committed[line_id]
-        result = AllocationResult(order_line_id=line_id, requested=max(needed, 0))
-        results[line_id] = result
-        for row in by_item.get(line.item_id, ()):
-            if needed <= 0:
-                break
-            take = min(row.on_hand - row.reserved, needed)
-            if take <= 0:
-                continue
-            row.reserved += take
-            allocation = Allocation(order_line_id=line_id, stock_id=row.id, quantity=take)
-            session.add(allocation)
-            result.allocations.append(allocation)
-            needed -= take
-        result.short = max(needed, 0)
+    for group in groups:
+        tentative: list[tuple[int, Stock, int]] = []
+        for line_id in dict.fromkeys(group):
+            line = lines[line_id]
+            needed = line.quantity - committed[line_id]
+            result = AllocationResult(order_line_id=line_id, requested=max(needed, 0))
+            results[line_id] = result
+            for row in by_item.get(line.item_id, ()):
+                if needed <= 0:
+                    break
+                take = min(row.on_hand - row.reserved - taken[row.id], needed)
+                if take <= 0:
+                    continue
+                taken[row.id] += take
+                tentative.append((line_id, row, take))
+                needed -= take
+            result.short = max(needed, 0)
+        if any(results[line_id].short for line_id in group):
+            for _line_id, row, take in tentative:
+                taken[row.id] -= take
+            continue
+        for line_id, row, take in tentative:
+            made = Allocation(order_line_id=line_id, stock_id=row.id, quantity=take)
+            session.add(made)
+            results[line_id].allocations.append(made)
+    for row_id, units in taken.items():
+        rows[row_id].reserved += units
     session.flush()
     short_items = {lines[r.order_line_id].item_id for r in results.values() if r.short}
     if short_items:
         reasons = _short_reasons(session, sorted(short_items), site_id=site_id, today=today)
         for result in results.values():
             if result.short:
-                got_some = bool(result.allocations) or committed[result.order_line_id]
+                got_some = result.short < result.requested or committed[result.order_line_id]
                 result.reason = reasons.get(
                     lines[result.order_line_id].item_id, NOT_ENOUGH if got_some else NO_STOCK
                 )
     return results
+
+
+def release_many(session: Session, allocation_ids: Sequence[int]) -> list[Allocation]:
+    """Release open allocations in bulk: the allocations, then their stock rows, in id order.
+
+    Allocations already picked or released are left as they are.
+    """
+    ids = sorted(set(allocation_ids))
+    found: list[Allocation] = []
+    for chunk in _chunks(ids):
+        found += session.scalars(
+            select(Allocation)
+            .where(Allocation.id.in_(chunk), Allocation.status == AllocationStatus.OPEN)
+            .order_by(Allocation.id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        ).all()
+    rows = lock_rows(session, [a.stock_id for a in found])
+    now = utcnow()
+    for made in found:
+        rows[made.stock_id].reserved -= made.quantity
+        made.status = AllocationStatus.RELEASED
+        made.closed_at = now
+    session.flush()
+    return found
 
 
 def _short_reasons(
@@ -494,9 +546,11 @@ def confirm_pick(
         again = _allocate(session, line.id, today=None, states=REALLOCATABLE_ORDER_STATES)
         result.reallocated = again.allocations
         result.backordered = again.short
-        if again.short:
-            order = session.get(Order, line.order_id)
-            assert order is not None
+        order = session.get(Order, line.order_id)
+        assert order is not None
+        # An order being picked in a wave goes on without the missing units (its line shows
+        # them short); any other waits for stock.
+        if again.short and order.status is not OrderStatus.IN_WAVE:
             order.status = OrderStatus.BACKORDERED
             session.flush()
     return result
@@ -525,10 +579,11 @@ __all__ = [
     "InsufficientStock",
     "PickResult",
     "allocate",
-    "allocate_lines",
     "allocate_order",
+    "allocate_orders",
     "available",
     "confirm_pick",
     "release",
     "release_line",
+    "release_many",
 ]

@@ -2,18 +2,22 @@
 
 The lifecycle (ARCHITECTURE.md): ``open → allocated → in_wave → picked → packed → dispatched →
 delivered``, with ``backordered`` (waiting for stock), ``failed_delivery`` (re-deliver or
-``returned``) and ``cancelled``. ``advance`` is the only way a status changes; a transition
-the table below does not hold is refused (409). An order can be cancelled until its first
-unit is picked: after that the units are in a tote and must be put back first.
+``returned``) and ``cancelled``. ``advance`` takes every step but one (``wms.allocation``
+backorders an order it cannot fill, the stock issue's rule); a transition the table below does
+not hold is refused (409). An order can be cancelled until its first unit is picked — later
+than ARCHITECTURE.md's "before dispatched", on purpose: after that the units are in a tote and
+must be put back first.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from wms import allocation
@@ -36,7 +40,7 @@ S = OrderStatus
 #: Every status an order may go to from each status.
 TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
     S.OPEN: frozenset({S.ALLOCATED, S.BACKORDERED, S.CANCELLED}),
-    S.BACKORDERED: frozenset({S.ALLOCATED, S.BACKORDERED, S.OPEN, S.CANCELLED}),
+    S.BACKORDERED: frozenset({S.ALLOCATED, S.OPEN, S.CANCELLED}),
     S.ALLOCATED: frozenset({S.IN_WAVE, S.BACKORDERED, S.OPEN, S.CANCELLED}),
     # A short pick may leave a line waiting for stock; a cancelled wave sends orders back.
     S.IN_WAVE: frozenset({S.PICKED, S.BACKORDERED, S.OPEN, S.CANCELLED}),
@@ -60,7 +64,7 @@ class IllegalTransition(Conflict):
 
 def advance(order: Order, to: OrderStatus) -> None:
     """Move an order to another status, or refuse (409) a step the lifecycle does not allow."""
-    if to is order.status and to is not S.BACKORDERED:
+    if to is order.status:  # already there: nothing to do
         return
     if to not in TRANSITIONS[order.status]:
         raise IllegalTransition(
@@ -124,6 +128,11 @@ def create_order(
         raise RuleViolation("an order needs at least one line", field="lines")
     if len(lines) > MAX_LINES:
         raise RuleViolation(f"at most {MAX_LINES} lines per order", field="lines")
+    if number is not None and re.fullmatch(rf"{re.escape(site.code)}-\d{{7}}", number):
+        raise RuleViolation(
+            f"numbers like {site.code}-0000001 are given by the system; choose another",
+            field="number",
+        )
     taken = number is not None and session.scalar(select(Order.id).where(Order.number == number))
     if taken:
         raise RuleViolation(f"order number {number} is already taken", field="number")
@@ -154,8 +163,12 @@ def create_order(
             )
         seen[item.id] = index
         order.lines.append(OrderLine(line_no=index + 1, item_id=item.id, quantity=request.quantity))
-    session.add(order)
-    session.flush()
+    try:
+        with session.begin_nested():  # a number taken meanwhile is a 422, not a 500
+            session.add(order)
+            session.flush()
+    except IntegrityError:
+        raise RuleViolation(f"order number {number} is already taken", field="number") from None
     if number is None:
         order.number = f"{site.code}-{order.id:07d}"
         session.flush()
@@ -197,13 +210,6 @@ def _items(session: Session, lines: Sequence[LineRequest]) -> list[Item]:
     return found
 
 
-def get_order(session: Session, order_id: int) -> Order:
-    order = session.get(Order, order_id)
-    if order is None:
-        raise NotFound(f"order {order_id} does not exist", field="order_id")
-    return order
-
-
 def lock_order(session: Session, order_id: int) -> Order:
     """The order, locked for this transaction (FOR UPDATE; SQLite holds its write lock)."""
     order = session.scalars(
@@ -229,38 +235,44 @@ def cancel_order(session: Session, order_id: int) -> Order:
     picked = session.scalar(
         select(PickTask.id).where(PickTask.order_id == order.id, PickTask.picked_qty > 0).limit(1)
     )
-    if (
-        picked is not None
-        or order.status not in TRANSITIONS
-        or S.CANCELLED not in (TRANSITIONS[order.status])
-    ):
+    if picked is not None:
         raise IllegalTransition(
-            f"order {order.number} is {order.status.value}"
-            + (": picking has started, put the picked units back first" if picked else "")
-            + " and cannot be cancelled",
+            f"order {order.number} is {order.status.value} and picking has started: put the "
+            "picked units back first",
             field="status",
         )
+    if S.CANCELLED not in TRANSITIONS[order.status]:
+        raise IllegalTransition(
+            f"order {order.number} is {order.status.value} and cannot be cancelled",
+            field="status",
+        )
+    touched = set()
     for task in session.scalars(
         select(PickTask).where(
             PickTask.order_id == order.id, PickTask.status == PickTaskStatus.OPEN
         )
     ):
         task.status = PickTaskStatus.CANCELLED
+        touched.add(task.pick_list_id)
     release_open_allocations(session, order)
     advance(order, S.CANCELLED)
     order.cancelled_at = utcnow()
     session.flush()
+    if touched:
+        from wms import picklists  # picklists builds on orders
+
+        picklists.settle(session, sorted(touched))
     return order
 
 
-def release_open_allocations(session: Session, order: Order) -> int:
-    """Give back every open reservation of the order's lines; returns how many were released."""
+def release_open_allocations(session: Session, *orders: Order) -> int:
+    """Give back every open reservation of the orders' lines; returns how many were released."""
     open_ids = session.scalars(
         select(Allocation.id)
         .join(OrderLine, OrderLine.id == Allocation.order_line_id)
-        .where(OrderLine.order_id == order.id, Allocation.status == AllocationStatus.OPEN)
-        .order_by(Allocation.id)
+        .where(
+            OrderLine.order_id.in_([o.id for o in orders]),
+            Allocation.status == AllocationStatus.OPEN,
+        )
     ).all()
-    for allocation_id in open_ids:
-        allocation.release(session, allocation_id)
-    return len(open_ids)
+    return len(allocation.release_many(session, open_ids))

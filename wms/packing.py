@@ -20,7 +20,6 @@ from wms import orders, picklists
 from wms.errors import Conflict, NotFound, RuleViolation
 from wms.models import (
     Item,
-    Order,
     OrderLine,
     OrderStatus,
     Package,
@@ -44,13 +43,6 @@ def sscc(company_prefix: str, serial: int) -> str:
         raise RuleViolation(f"serial {serial} does not fit {room} digits", field="serial")
     body = f"{EXTENSION_DIGIT}{company_prefix}{serial:0{room}d}"
     return f"{body}{gs1_standard_check_digit(body)}"
-
-
-def get_package(session: Session, package_id: int) -> Package:
-    package = session.get(Package, package_id)
-    if package is None:
-        raise NotFound(f"package {package_id} does not exist", field="package_id")
-    return package
 
 
 def _lock_package(session: Session, package_id: int) -> Package:
@@ -103,15 +95,12 @@ def _picked(session: Session, order_id: int) -> dict[int, int]:
     }
 
 
-def _packed(session: Session, order_id: int, *, besides: int | None = None) -> dict[int, int]:
-    """Units already in the order's closed packages (and in ``besides``), per line."""
+def _packed(session: Session, order_id: int) -> dict[int, int]:
+    """Units already in the order's closed packages, per line."""
     rows = session.execute(
         select(PackageLine.order_line_id, func.sum(PackageLine.quantity))
         .join(Package, Package.id == PackageLine.package_id)
-        .where(
-            Package.order_id == order_id,
-            (Package.status == PackageStatus.CLOSED) | (Package.id == (besides or 0)),
-        )
+        .where(Package.order_id == order_id, Package.status == PackageStatus.CLOSED)
         .group_by(PackageLine.order_line_id)
     )
     return {line_id: int(units) for line_id, units in rows}
@@ -165,6 +154,10 @@ def close(
 ) -> Package:
     """Close a package with its SSCC; the order is packed once every picked unit is in a
     closed package (a big order may take several). Refused (409): an empty package."""
+    order_id = session.scalar(select(Package.order_id).where(Package.id == package_id))
+    if order_id is None:
+        raise NotFound(f"package {package_id} does not exist", field="package_id")
+    order = orders.lock_order(session, order_id)  # the order before its package, always
     package = _lock_package(session, package_id)
     if package.status is not PackageStatus.OPEN:
         raise Conflict(f"package {package.sscc} is already closed", field="package_id")
@@ -172,7 +165,6 @@ def close(
         raise Conflict("the package is empty: confirm its lines first", field="lines")
     if weight_g is not None and weight_g < 1:
         raise RuleViolation("must be at least 1", field="weight_g")
-    order = orders.lock_order(session, package.order_id)
     package.sscc = sscc(company_prefix, package.id)
     package.status = PackageStatus.CLOSED
     package.closed_at = utcnow()
@@ -191,9 +183,3 @@ def unpacked(session: Session, order_id: int) -> dict[int, int]:
     packed = _packed(session, order_id)
     left = {line: units - packed.get(line, 0) for line, units in _picked(session, order_id).items()}
     return {line: units for line, units in left.items() if units > 0}
-
-
-def packages_of(session: Session, order: Order) -> list[Package]:
-    return list(
-        session.scalars(select(Package).where(Package.order_id == order.id).order_by(Package.id))
-    )

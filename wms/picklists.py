@@ -3,15 +3,17 @@
 A picker takes the next open pick list of a released wave (or a given one) and confirms its
 tasks in walking order: the units picked (``wms.allocation.confirm_pick`` writes the ledger),
 fewer on a short pick. A short pick re-allocates the missing units from another slot — a new
-task at the end of the same pick list, into the same tote — or, with no stock left, flags
-the order backordered. When every task of a pick list is done the list is done; when every
-list of a wave is, the wave is complete; when every task of an order is done (and none of its
-lines waits for stock) the order is picked and goes to packing.
+task at the end of the same pick list, into the same tote — or, with no stock left, leaves
+the line short. When every task of an order is done the order is picked and goes to packing
+(flagged ``short`` in the API when a line lacks units), or, if not one unit was found, waits
+backordered for a later wave. When every task of a pick list is done the list is done; when
+every list of a wave is, the wave is complete.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -34,13 +36,6 @@ from wms.models import (
 )
 
 WORKABLE = (PickListStatus.OPEN, PickListStatus.IN_PROGRESS)
-
-
-def get_pick_list(session: Session, pick_list_id: int) -> PickList:
-    pick_list = session.get(PickList, pick_list_id)
-    if pick_list is None:
-        raise NotFound(f"pick list {pick_list_id} does not exist", field="pick_list_id")
-    return pick_list
 
 
 def _lock_pick_list(session: Session, pick_list_id: int) -> PickList:
@@ -90,7 +85,7 @@ def take_next(
     transaction holds; SQLite serialises writers).
     """
     if user_id is not None:
-        mine = session.scalars(
+        mine_query = (
             select(PickList)
             .join(Wave, Wave.id == PickList.wave_id)
             .where(
@@ -100,7 +95,10 @@ def take_next(
             )
             .order_by(PickList.id)
             .limit(1)
-        ).first()
+        )
+        if temperature is not None:
+            mine_query = mine_query.where(PickList.temperature == temperature)
+        mine = session.scalars(mine_query).first()
         if mine is not None:
             return mine
     query = (
@@ -123,18 +121,6 @@ def take_next(
     return start(session, pick_list.id, user_id=user_id)
 
 
-def _lock_task(session: Session, pick_list_id: int, task_id: int) -> PickTask:
-    task = session.scalars(
-        select(PickTask)
-        .where(PickTask.id == task_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    ).one_or_none()
-    if task is None or task.pick_list_id != pick_list_id:
-        raise NotFound(f"pick list {pick_list_id} has no task {task_id}", field="task_id")
-    return task
-
-
 def confirm_task(
     session: Session,
     pick_list_id: int,
@@ -147,11 +133,25 @@ def confirm_task(
 ) -> PickTask:
     """Confirm the units picked for a task; fewer than asked is a short pick (give a reason).
 
-    Refused: a quantity above the task's (422), a task already confirmed or a pick list not
-    released or someone else's (409).
+    Refused: a quantity above the task's (422), a short pick without a reason (422), a task
+    already confirmed or a pick list not released or someone else's (409).
     """
+    order_id = session.scalar(
+        select(PickTask.order_id).where(
+            PickTask.id == task_id, PickTask.pick_list_id == pick_list_id
+        )
+    )
+    if order_id is None:
+        raise NotFound(f"pick list {pick_list_id} has no task {task_id}", field="task_id")
+    # Locks in the order every service takes them: order, pick list, task, then the stock.
+    orders.lock_order(session, order_id)
     pick_list = _lock_pick_list(session, pick_list_id)
-    task = _lock_task(session, pick_list_id, task_id)
+    task = session.scalars(
+        select(PickTask)
+        .where(PickTask.id == task_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).one()
     if pick_list.status not in WORKABLE:
         raise Conflict(f"pick list {pick_list.number} is {pick_list.status.value}", field="status")
     if user_id is not None and pick_list.assigned_to not in (None, user_id):
@@ -187,8 +187,23 @@ def confirm_task(
     if result.reallocated:
         _append_tasks(session, pick_list, task, result.reallocated)
     session.flush()
-    _finish(session, pick_list, task.order_id, now)
+    settle(session, [pick_list.id], order_ids=[order_id], now=now)
     return task
+
+
+def guard_allocation(session: Session, allocation_id: int) -> None:
+    """Refuse (409) to pick or release an allocation outside the pick list that holds it."""
+    held = session.execute(
+        select(PickTask.id, PickList.number)
+        .join(PickList, PickList.id == PickTask.pick_list_id)
+        .where(PickTask.allocation_id == allocation_id, PickTask.status == PickTaskStatus.OPEN)
+    ).first()
+    if held is not None:
+        raise Conflict(
+            f"allocation {allocation_id} is task {held[0]} of pick list {held[1]}: confirm it "
+            "there, or cancel the wave or the order",
+            field="allocation_id",
+        )
 
 
 def _append_tasks(
@@ -219,31 +234,63 @@ def _append_tasks(
         )
 
 
-def _finish(session: Session, pick_list: PickList, order_id: int, now: dt.datetime) -> None:
-    """Close what the last confirmation completed: the order, the pick list, the wave."""
-    order_open = session.scalar(
-        select(func.count(PickTask.id)).where(
-            PickTask.order_id == order_id, PickTask.status == PickTaskStatus.OPEN
-        )
-    )
-    order = orders.lock_order(session, order_id)
-    if not order_open and order.status is OrderStatus.IN_WAVE:
-        orders.advance(order, OrderStatus.PICKED)
-    list_open = session.scalar(
-        select(func.count(PickTask.id)).where(
-            PickTask.pick_list_id == pick_list.id, PickTask.status == PickTaskStatus.OPEN
-        )
-    )
-    if not list_open:
-        pick_list.status = PickListStatus.DONE
-        pick_list.done_at = now
-        session.flush()
-        unfinished = session.scalar(
-            select(func.count(PickList.id)).where(
-                PickList.wave_id == pick_list.wave_id, PickList.status.in_(WORKABLE)
+def settle(
+    session: Session,
+    pick_list_ids: Sequence[int],
+    *,
+    order_ids: Sequence[int] = (),
+    now: dt.datetime | None = None,
+) -> None:
+    """Close what nothing is left to do in: the given orders, once their tasks are all done,
+    are picked; pick lists with no open task are done (or cancelled, if nothing was picked
+    from them); released waves with no list left to pick are complete.
+
+    The caller holds the orders' locks already (they come before pick lists).
+    """
+    now = now or utcnow()
+    ids = sorted(set(pick_list_ids))
+    tasks = session.scalars(
+        select(PickTask)
+        .where(PickTask.pick_list_id.in_(ids))
+        .execution_options(populate_existing=True)
+    ).all()
+    for order_id in sorted(set(order_ids)):
+        open_left = session.scalar(
+            select(func.count(PickTask.id)).where(
+                PickTask.order_id == order_id, PickTask.status == PickTaskStatus.OPEN
             )
         )
-        wave = session.get(Wave, pick_list.wave_id)
+        order = orders.lock_order(session, order_id)
+        if open_left or order.status is not OrderStatus.IN_WAVE:
+            continue
+        picked = session.scalar(
+            select(func.coalesce(func.sum(PickTask.picked_qty), 0)).where(
+                PickTask.order_id == order_id
+            )
+        )
+        if picked:
+            orders.advance(order, OrderStatus.PICKED)  # lines found short show as such
+        else:
+            # Nothing at all was found: the order waits for stock, free for a later wave.
+            orders.advance(order, OrderStatus.BACKORDERED)
+            order.wave_id = None
+    waves_touched = set()
+    for pick_list_id in ids:
+        pick_list = _lock_pick_list(session, pick_list_id)
+        mine = [t for t in tasks if t.pick_list_id == pick_list_id]
+        if pick_list.status in WORKABLE and all(t.status is not PickTaskStatus.OPEN for t in mine):
+            picked = any(t.status in (PickTaskStatus.PICKED, PickTaskStatus.SHORT) for t in mine)
+            pick_list.status = PickListStatus.DONE if picked else PickListStatus.CANCELLED
+            pick_list.done_at = now
+            waves_touched.add(pick_list.wave_id)
+    session.flush()
+    for wave_id in sorted(waves_touched):
+        wave = session.get(Wave, wave_id)
+        unfinished = session.scalar(
+            select(func.count(PickList.id)).where(
+                PickList.wave_id == wave_id, PickList.status.in_(WORKABLE)
+            )
+        )
         if wave is not None and not unfinished and wave.status is WaveStatus.RELEASED:
             wave.status = WaveStatus.COMPLETED
             wave.completed_at = now
@@ -262,7 +309,10 @@ def svg(session: Session, pick_list: PickList) -> str | None:
     floor = zone_floor(wave.site.code, wave.site.layout, pick_list.temperature)
     if floor is None:
         return None
-    tasks = sorted(pick_list.tasks, key=lambda t: t.sequence)
+    tasks = sorted(
+        (t for t in pick_list.tasks if t.status is not PickTaskStatus.CANCELLED),
+        key=lambda t: t.sequence,
+    )
     picks = [floor.pick(task.slot) for task in tasks]
     path = path_in_order(floor.layout, picks, range(len(picks)), method=pick_list.path_method)
     return render_svg(

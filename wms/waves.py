@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -64,6 +65,7 @@ EXPIRED_STOCK = "expired_stock"
 LOCKED_SLOT = "locked_slot"
 WAVE_FULL = "wave_full"
 NOT_PLANNABLE = "not_plannable"
+SLOT_UNMAPPED = "slot_unmapped"  # a slot of the order is off its zone's racks (layout data)
 
 PLANNABLE = (OrderStatus.OPEN, OrderStatus.BACKORDERED, OrderStatus.ALLOCATED)
 #: Orders starting this much beyond the horizon are not even looked at (no lead time is
@@ -184,54 +186,62 @@ def plan_wave(
     now: dt.datetime | None = None,
     order_ids: Sequence[int] | None = None,
     by: int | None = None,
+    lock: bool = True,
 ) -> WavePlan:
     """Plan a wave at a front warehouse (see the module docstring).
 
     ``order_ids`` plans exactly those orders (each still checked for its window and stock);
-    otherwise the site's due orders. Returns the planned wave, or None with every order's
-    reason when nothing could be planned. Nothing is half-planned: an error leaves the
-    session's transaction for the caller to roll back.
+    otherwise the site's due orders whose window has not ended. Returns the planned wave, or
+    None with every order's reason when nothing could be planned. Nothing is half-planned: an
+    error leaves the session's transaction for the caller to roll back. ``lock=False`` takes
+    no row locks, for a preview the caller rolls back.
     """
     settings.check()
     now = now or utcnow()
-    site = session.scalars(
-        select(Site)
-        .where(Site.id == site_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    ).one_or_none()
+    site = lock_site(session, site_id) if lock else session.get(Site, site_id)
     if site is None:
         raise RuleViolation(f"site {site_id} does not exist", field="site_id")
     floors = {t: zone_floor(site.code, site.layout, t) for t in ZONE_ORDER}
     skipped: list[Skipped] = []
-    candidates = _candidates(session, site, now, settings, order_ids, skipped)
+    candidates = _candidates(session, site, now, settings, order_ids, skipped, lock=lock)
 
     horizon = now + dt.timedelta(minutes=settings.horizon_minutes)
     due: list[tuple[dt.datetime, Order]] = []
     for order in candidates:
         lead = lead_time(site, order, settings)
         if now + lead > order.promised_end:
-            skipped.append(
-                _skip(order, WINDOW_MISSED, f"needs {_minutes(lead)} min; the window ends at "
-                      f"{order.promised_end.isoformat()}")
-            )  # fmt: skip
-        elif order_ids is None and order.promised_start - lead > horizon:
-            skipped.append(
-                _skip(order, NOT_DUE, f"cut-off {(order.promised_start - lead).isoformat()}")
+            detail = (
+                f"needs {_minutes(lead)} min; the window ends at {order.promised_end:%H:%M} UTC"
             )
+            skipped.append(_skip(order, WINDOW_MISSED, detail))
+        elif order_ids is None and cutoff(site, order, settings) > horizon:
+            detail = f"cut-off {cutoff(site, order, settings):%H:%M} UTC"
+            skipped.append(_skip(order, NOT_DUE, detail))
         else:
-            due.append((order.promised_start - lead, order))
+            due.append((cutoff(site, order, settings), order))
     due.sort(key=lambda pair: (-pair[1].priority, pair[0], pair[1].id))
     if settings.max_orders is not None:
         for _, order in due[settings.max_orders :]:
             skipped.append(_skip(order, WAVE_FULL, f"the wave takes {settings.max_orders} orders"))
         due = due[: settings.max_orders]
 
-    chosen = _allocate(session, site, [order for _, order in due], now, skipped)
+    chosen = _allocate(session, site, [order for _, order in due], now, skipped, lock=lock)
+    parts = _parts(session, chosen, floors, settings, skipped)
+    chosen = [order for order in chosen if any(p.order is order for p in parts)]
     if not chosen:
         return WavePlan(None, skipped)
-    wave = _build(session, site, chosen, floors, settings, now, by)
+    wave = _build(session, site, chosen, parts, floors, settings, now, by)
     return WavePlan(wave, skipped)
+
+
+def lock_site(session: Session, site_id: int) -> Site | None:
+    """The site, locked: planning at one site happens one planner at a time."""
+    return session.scalars(
+        select(Site)
+        .where(Site.id == site_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).one_or_none()
 
 
 def _minutes(delta: dt.timedelta) -> int:
@@ -249,6 +259,8 @@ def _candidates(
     settings: WaveSettings,
     order_ids: Sequence[int] | None,
     skipped: list[Skipped],
+    *,
+    lock: bool,
 ) -> list[Order]:
     """The orders to consider, locked (id order); named ones that cannot be planned skipped."""
     query = (
@@ -256,9 +268,10 @@ def _candidates(
         .options(selectinload(Order.lines))
         .where(Order.site_id == site.id)
         .order_by(Order.id)
-        .with_for_update(of=Order)
         .execution_options(populate_existing=True)
     )
+    if lock:
+        query = query.with_for_update(of=Order)
     if order_ids is None:
         until = now + dt.timedelta(minutes=settings.horizon_minutes) + LOOKAHEAD
         return list(
@@ -267,6 +280,8 @@ def _candidates(
                     Order.status.in_(PLANNABLE),
                     Order.wave_id.is_(None),
                     Order.promised_start <= until,
+                    # A window that has ended is for the planner to resolve, not for a wave.
+                    Order.promised_end > now,
                 )
             )
         )
@@ -289,16 +304,28 @@ def _candidates(
 
 
 def _allocate(
-    session: Session, site: Site, due: list[Order], now: dt.datetime, skipped: list[Skipped]
+    session: Session,
+    site: Site,
+    due: list[Order],
+    now: dt.datetime,
+    skipped: list[Skipped],
+    *,
+    lock: bool,
 ) -> list[Order]:
-    """Allocate the due orders whole, in their order; the rest wait, backordered."""
+    """Allocate the due orders whole, in their order; one that falls short takes nothing,
+    gives back what it held from before and waits, backordered."""
     if not due:
         return []
     from zoneinfo import ZoneInfo
 
     today = now.astimezone(ZoneInfo(site.timezone)).date()
-    line_ids = [line.id for order in due for line in order.lines]
-    results = allocation.allocate_lines(session, line_ids, site_id=site.id, today=today)
+    results = allocation.allocate_orders(
+        session,
+        [[line.id for line in order.lines] for order in due],
+        site_id=site.id,
+        today=today,
+        lock=lock,
+    )
     items = {
         i.id: i
         for i in session.scalars(
@@ -312,9 +339,7 @@ def _allocate(
             orders.advance(order, OrderStatus.ALLOCATED)
             chosen.append(order)
             continue
-        for line in order.lines:
-            for made in results[line.id].allocations:
-                allocation.release(session, made.id)
+        orders.release_open_allocations(session, order)
         orders.advance(order, OrderStatus.BACKORDERED)
         line, result = short[0]
         reason = {
@@ -370,13 +395,14 @@ def _build(
     session: Session,
     site: Site,
     chosen: list[Order],
+    parts: list[_Part],
     floors: Mapping[Temperature, ZoneFloor | None],
     settings: WaveSettings,
     now: dt.datetime,
     by: int | None,
 ) -> Wave:
     wave = Wave(
-        number=f"new-{now.timestamp()}",
+        number=f"new-{uuid.uuid4().hex[:24]}",  # the site code and id once it has one
         site_id=site.id,
         status=WaveStatus.PLANNED,
         cutoff_until=now + dt.timedelta(minutes=settings.horizon_minutes),
@@ -392,7 +418,6 @@ def _build(
     for order in chosen:
         order.wave_id = wave.id
 
-    parts = _parts(session, chosen, floors, settings)
     sequence = 0
     walk = single = 0.0
     for temperature in ZONE_ORDER:
@@ -418,12 +443,15 @@ def _parts(
     chosen: list[Order],
     floors: Mapping[Temperature, ZoneFloor | None],
     settings: WaveSettings,
+    skipped: list[Skipped],
 ) -> list[_Part]:
     """Every chosen order's open allocations, split by the zone of their slot, and pieces of
-    any part too big for one cart."""
+    any part too big for one cart. An order with a slot off its zone's racks is left out
+    (``slot_unmapped``) and gives its reservations back."""
     line_ids = [line.id for order in chosen for line in order.lines]
     order_of_line = {line.id: order for order in chosen for line in order.lines}
     grouped: dict[tuple[int, Temperature], _Part] = {}
+    unmapped: dict[int, str] = {}
     for start in range(0, len(line_ids), 900):
         rows = session.execute(
             select(Allocation, Stock, Slot, Zone, Item)
@@ -441,20 +469,31 @@ def _parts(
             order = order_of_line[alloc.order_line_id]
             part = grouped.setdefault((order.id, zone.temperature), _Part(order, zone.temperature))
             floor = floors[zone.temperature]
+            try:
+                pick = floor.pick(slot) if floor is not None else None
+            except RuleViolation as error:
+                unmapped.setdefault(order.id, error.message)
+                continue
             volume = item.length_mm * item.width_mm * item.height_mm * alloc.quantity // 1000
             part.entries.append(
                 _Entry(
                     allocation=alloc,
                     stock=stock,
                     slot=slot,
-                    pick=floor.pick(slot) if floor is not None else None,
+                    pick=pick,
                     weight_g=item.weight_g * alloc.quantity,
                     volume_cm3=volume,
                 )
             )
+    for order in chosen:
+        if order.id in unmapped:
+            orders.release_open_allocations(session, order)
+            orders.advance(order, OrderStatus.OPEN)
+            skipped.append(_skip(order, SLOT_UNMAPPED, unmapped[order.id]))
     pieces: list[_Part] = []
     for part in grouped.values():
-        pieces += _split(part, settings.cart)
+        if part.order.id not in unmapped and part.entries:
+            pieces += _split(part, settings.cart)
     return pieces
 
 
@@ -594,13 +633,9 @@ def _slot_order(slot: Slot) -> tuple[Any, ...]:
 
 
 # --- release, cancel, re-plan ------------------------------------------------------------------
-
-
-def get_wave(session: Session, wave_id: int) -> Wave:
-    wave = session.get(Wave, wave_id)
-    if wave is None:
-        raise NotFound(f"wave {wave_id} does not exist", field="wave_id")
-    return wave
+#
+# Locks, always in this order (as everywhere in wms): site, wave, orders, pick lists, tasks,
+# allocations, order lines, stock rows; each kind in id order.
 
 
 def _lock_wave(session: Session, wave_id: int) -> Wave:
@@ -615,23 +650,63 @@ def _lock_wave(session: Session, wave_id: int) -> Wave:
     return wave
 
 
+def _wave_orders(session: Session, wave: Wave) -> list[Order]:
+    return list(
+        session.scalars(
+            select(Order)
+            .where(Order.wave_id == wave.id)
+            .order_by(Order.id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+    )
+
+
+def _wave_tasks(session: Session, wave: Wave) -> tuple[list[PickList], list[PickTask]]:
+    """The wave's pick lists, locked, and their tasks as they are now."""
+    lists = list(
+        session.scalars(
+            select(PickList)
+            .where(PickList.wave_id == wave.id)
+            .order_by(PickList.id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+    )
+    tasks = list(
+        session.scalars(
+            select(PickTask)
+            .where(PickTask.pick_list_id.in_([pl.id for pl in lists]))
+            .order_by(PickTask.id)
+            .execution_options(populate_existing=True)
+        )
+    )
+    return lists, tasks
+
+
 def release_wave(
     session: Session, wave_id: int, *, by: int | None = None, now: dt.datetime | None = None
 ) -> Wave:
     """Send a planned wave to the floor: its pick lists open, its orders are in the wave.
 
-    Refused (409) unless the wave is planned (releasing twice, or after a cancel).
+    Refused (409) unless the wave is planned (releasing twice, or after a cancel), or when
+    nothing is left to pick (every order of it cancelled).
     """
     wave = _lock_wave(session, wave_id)
     if wave.status is not WaveStatus.PLANNED:
         raise Conflict(f"wave {wave.number} is {wave.status.value}, not planned", field="status")
-    for order in _wave_orders(session, wave):
+    wave_orders = _wave_orders(session, wave)
+    lists, tasks = _wave_tasks(session, wave)
+    open_lists = {t.pick_list_id for t in tasks if t.status is PickTaskStatus.OPEN}
+    if not open_lists:
+        raise Conflict(f"wave {wave.number} has nothing left to pick; cancel it", field="status")
+    for order in wave_orders:
         if order.status is OrderStatus.ALLOCATED:
             orders.advance(order, OrderStatus.IN_WAVE)
-    for pick_list in wave.pick_lists:
+    for pick_list in lists:
         if pick_list.status is PickListStatus.PLANNED:
-            open_tasks = [t for t in pick_list.tasks if t.status is PickTaskStatus.OPEN]
-            pick_list.status = PickListStatus.OPEN if open_tasks else PickListStatus.CANCELLED
+            opened = pick_list.id in open_lists
+            pick_list.status = PickListStatus.OPEN if opened else PickListStatus.CANCELLED
     wave.status = WaveStatus.RELEASED
     wave.released_by = by
     wave.released_at = now or utcnow()
@@ -647,7 +722,8 @@ def cancel_wave(session: Session, wave_id: int, *, now: dt.datetime | None = Non
     wave = _lock_wave(session, wave_id)
     if wave.status not in (WaveStatus.PLANNED, WaveStatus.RELEASED):
         raise Conflict(f"wave {wave.number} is {wave.status.value}", field="status")
-    tasks = [t for pick_list in wave.pick_lists for t in pick_list.tasks]
+    wave_orders = _wave_orders(session, wave)
+    lists, tasks = _wave_tasks(session, wave)
     if any(
         t.picked_qty or t.status in (PickTaskStatus.PICKED, PickTaskStatus.SHORT) for t in tasks
     ):
@@ -658,10 +734,10 @@ def cancel_wave(session: Session, wave_id: int, *, now: dt.datetime | None = Non
     for task in tasks:
         if task.status is PickTaskStatus.OPEN:
             task.status = PickTaskStatus.CANCELLED
-    for pick_list in wave.pick_lists:
+    for pick_list in lists:
         pick_list.status = PickListStatus.CANCELLED
-    for order in _wave_orders(session, wave):
-        orders.release_open_allocations(session, order)
+    orders.release_open_allocations(session, *wave_orders)
+    for order in wave_orders:
         order.wave_id = None
         if order.status in (OrderStatus.ALLOCATED, OrderStatus.IN_WAVE):
             orders.advance(order, OrderStatus.OPEN)
@@ -681,6 +757,10 @@ def replan_wave(
 ) -> WavePlan:
     """Plan a planned wave's orders again (new settings, stock or orders changed): the old
     wave is cancelled and a new one planned from the same orders."""
+    site_id = session.scalar(select(Wave.site_id).where(Wave.id == wave_id))
+    if site_id is None:
+        raise NotFound(f"wave {wave_id} does not exist", field="wave_id")
+    lock_site(session, site_id)
     wave = _lock_wave(session, wave_id)
     if wave.status is not WaveStatus.PLANNED:
         raise Conflict(
@@ -688,18 +768,5 @@ def replan_wave(
             field="status",
         )
     order_ids = [o.id for o in _wave_orders(session, wave)]
-    site_id = wave.site_id
     cancel_wave(session, wave_id, now=now)
     return plan_wave(session, site_id, settings=settings, now=now, order_ids=order_ids, by=by)
-
-
-def _wave_orders(session: Session, wave: Wave) -> list[Order]:
-    return list(
-        session.scalars(
-            select(Order)
-            .where(Order.wave_id == wave.id)
-            .order_by(Order.id)
-            .with_for_update()
-            .execution_options(populate_existing=True)
-        )
-    )

@@ -384,8 +384,10 @@ def test_planners_plan_waves_and_associates_do_not(client, make_api_token, house
     assert associate.post("/api/v1/waves", {"site_id": house.site.id}).status_code == 403
 
 
-def test_a_plan_that_fails_half_way_keeps_nothing(api, house, session, problem):
-    # A chilled slot standing in an ambient aisle: found only after the orders are allocated.
+def test_an_order_with_a_slot_off_its_zones_racks_is_left_out_and_keeps_nothing(
+    api, house, session
+):
+    # A chilled slot standing in an ambient aisle: found only after the order is allocated.
     item = house.stocked(Temperature.CHILLED, bay=2)
     misplaced = house.slot(2, 5)
     misplaced.zone_id = house.zones[Temperature.CHILLED].id
@@ -395,8 +397,42 @@ def test_a_plan_that_fails_half_way_keeps_nothing(api, house, session, problem):
 
     answer = api.post("/api/v1/waves", {"site_id": house.site.id})
 
-    problem(answer, 422, field="slot_id")
-    assert "outside the chilled zone" in answer.get_json()["detail"]
+    assert answer.status_code == 200
+    (skipped,) = answer.get_json()["skipped"]
+    assert skipped["reason"] == "slot_unmapped" and "outside the chilled zone" in skipped["detail"]
     assert reserved(session) == 0
     assert session.scalar(select(func.count()).select_from(Wave)) == 0
     assert api.get(f"/api/v1/orders/{order['id']}").get_json()["status"] == "open"
+
+
+def test_a_site_whose_rack_layout_cannot_be_read_plans_nothing(api, house, session, problem):
+    item = house.stocked()
+    api.post("/api/v1/orders", order_body(house, [(item, 1)]))
+    house.site.layout = {**house.site.layout, "zones": {"ambient": [3, 99]}}
+    session.flush()
+
+    problem(api.post("/api/v1/waves", {"site_id": house.site.id}), 422, field="layout")
+
+    assert reserved(session) == 0
+    assert session.scalar(select(func.count()).select_from(Wave)) == 0
+
+
+def test_an_allocation_on_a_pick_list_is_picked_there_and_nowhere_else(api, house, session):
+    from wms.models import PickTask
+
+    wave = planned(api, house, count=1)["wave"]
+    api.post(f"/api/v1/waves/{wave['id']}/release")
+    task = session.scalars(select(PickTask)).first()
+
+    picked = api.post("/api/v1/picks", {"allocation_id": task.allocation_id, "quantity": 1})
+    released = api.post(f"/api/v1/allocations/{task.allocation_id}/release")
+
+    assert picked.status_code == 409 and "pick list" in picked.get_json()["detail"]
+    assert released.status_code == 409
+
+
+def test_an_order_number_in_the_systems_own_pattern_is_refused(api, house, problem):
+    item = house.stocked()
+    body = order_body(house, [(item, 1)], number=f"{house.site.code}-0000042")
+
+    problem(api.post("/api/v1/orders", body), 422, field="number")

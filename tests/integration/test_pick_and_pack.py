@@ -117,9 +117,9 @@ def test_a_short_pick_is_made_up_from_another_slot_into_the_same_tote(session, h
     assert verify(session).ok
 
 
-def test_a_short_pick_with_no_stock_left_flags_the_order(session, house, pickers):
+def test_an_order_with_nothing_found_waits_for_stock_outside_the_wave(session, house, pickers):
     item = house.stocked(qty=2)
-    _, (order,) = released(session, house, [[(item, 2)]])
+    wave, (order,) = released(session, house, [[(item, 2)]])
     pick_list = picklists.take_next(session, house.site.id, user_id=pickers[0].id)
     (task,) = pick_list.tasks
 
@@ -127,9 +127,30 @@ def test_a_short_pick_with_no_stock_left_flags_the_order(session, house, pickers
         session, pick_list.id, task.id, quantity=0, user_id=pickers[0].id, reason="empty"
     )
 
-    assert order.status is OrderStatus.BACKORDERED
-    assert pick_list.status is PickListStatus.DONE
+    assert order.status is OrderStatus.BACKORDERED and order.wave_id is None
+    assert pick_list.status is PickListStatus.DONE and wave.status is WaveStatus.COMPLETED
     assert len(pick_list.tasks) == 1
+
+
+def test_an_order_short_of_one_line_goes_on_to_packing_with_what_was_found(session, house, pickers):
+    found, gone = house.stocked(qty=5, bay=2), house.stocked(qty=1, aisle=3, bay=4)
+    _, (order,) = released(session, house, [[(found, 2), (gone, 1)]])
+    pick_list = picklists.take_next(session, house.site.id, user_id=pickers[0].id)
+    for task in sorted(pick_list.tasks, key=lambda t: t.sequence):
+        short = task.item_id == gone.id
+        picklists.confirm_task(
+            session,
+            pick_list.id,
+            task.id,
+            quantity=0 if short else task.quantity,
+            user_id=pickers[0].id,
+            reason="not there" if short else "",
+        )
+
+    assert order.status is OrderStatus.PICKED
+    lines = {line.item_id: line for line in order.lines}
+    assert (lines[found.id].picked_qty, lines[gone.id].picked_qty) == (2, 0)
+    assert verify(session).ok
 
 
 @pytest.mark.parametrize(
@@ -264,3 +285,18 @@ def test_an_empty_package_is_not_closed(session, house, pickers):
     with pytest.raises(Conflict):
         packing.close(session, package.id)
     assert package.sscc is None
+
+
+def test_cancelling_the_last_order_on_a_list_being_picked_closes_the_list(session, house, pickers):
+    a, b = house.stocked(bay=2), house.stocked(aisle=2, bay=6)
+    wave, (first, second) = released(session, house, [[(a, 1)], [(b, 1)]])
+    pick_list = picklists.take_next(session, house.site.id, user_id=pickers[0].id)
+    assert len(pick_list.tasks) == 2  # both orders on one cart
+    task = next(t for t in pick_list.tasks if t.order_id == first.id)
+    picklists.confirm_task(session, pick_list.id, task.id, quantity=1, user_id=pickers[0].id)
+
+    orders.cancel_order(session, second.id)
+
+    assert pick_list.status is PickListStatus.DONE
+    assert wave.status is WaveStatus.COMPLETED
+    assert first.status is OrderStatus.PICKED

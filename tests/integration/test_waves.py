@@ -315,3 +315,59 @@ def test_cancelling_an_order_in_a_planned_wave_withdraws_its_tasks(session, hous
     ).all()
     assert {a.order_line.order_id for a in held} == {second.id}
     assert verify(session).ok
+
+
+def test_an_order_short_of_one_item_takes_nothing_from_the_orders_behind_it(session, house):
+    plenty, none_left = house.stocked(qty=5), house.item()
+    first = house.order([(plenty, 5), (none_left, 1)], priority=5)
+    second = house.order([(plenty, 5)])
+
+    plan = waves.plan_wave(session, house.site.id, settings=SETTINGS, now=NOW)
+
+    assert [o.id for o in plan.wave.orders] == [second.id]
+    assert [(s.order_id, s.reason) for s in plan.skipped] == [(first.id, waves.NO_STOCK)]
+
+
+def test_a_backordered_order_gives_back_what_it_held_from_before(session, house):
+    from wms import allocation
+
+    held, missing = house.stocked(qty=5), house.item()
+    order = house.order([(held, 2), (missing, 1)])
+    allocation.allocate(session, order.lines[0].id, today=NOW.date())
+    assert reserved_total(session) == 2
+
+    plan = waves.plan_wave(session, house.site.id, settings=SETTINGS, now=NOW)
+
+    assert plan.wave is None and order.status is OrderStatus.BACKORDERED
+    assert reserved_total(session) == 0
+    assert verify(session).ok
+
+
+def test_orders_whose_window_has_ended_are_not_looked_at(session, house):
+    item = house.stocked()
+    house.order([(item, 1)], start=NOW - dt.timedelta(hours=2), minutes=60)
+
+    plan = waves.plan_wave(session, house.site.id, settings=SETTINGS, now=NOW)
+
+    assert plan.wave is None and plan.skipped == []
+
+
+def test_a_wave_whose_orders_were_all_cancelled_is_not_released(session, house):
+    (only,) = busy_morning(house, 1)
+    wave = waves.plan_wave(session, house.site.id, settings=SETTINGS, now=NOW).wave
+    orders.cancel_order(session, only.id)
+
+    with pytest.raises(Conflict):
+        waves.release_wave(session, wave.id, now=NOW)
+    waves.cancel_wave(session, wave.id, now=NOW)
+    assert wave.status is WaveStatus.CANCELLED
+
+
+def test_a_cancelled_wave_keeps_the_orders_it_had(session, house):
+    placed = busy_morning(house, 3)
+    wave = waves.plan_wave(session, house.site.id, settings=SETTINGS, now=NOW).wave
+
+    waves.cancel_wave(session, wave.id, now=NOW)
+
+    kept = {t.order_id for pl in wave.pick_lists for t in pl.tasks}
+    assert kept == {o.id for o in placed}
