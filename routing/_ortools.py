@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import time
 from collections.abc import Sequence
 
 from ortools.constraint_solver import pywrapcp, routing_enums_pb2
@@ -12,6 +13,8 @@ from routing.vrp import COST_SCALE
 
 #: Distances go to the solver as whole millimetres.
 SCALE = 1000
+#: Less search time than this is not worth starting a search for (seconds).
+MIN_SEARCH_S = 0.01
 
 
 def shortest_path(
@@ -67,7 +70,7 @@ def shortest_path(
 def solve_routes(
     ticks: Ticks,
     *,
-    time_limit_s: float,
+    deadline: float,
     solution_limit: int | None = None,
     initial: Sequence[Sequence[int]] | None = None,
     locked: Sequence[Sequence[int]] | None = None,
@@ -78,8 +81,10 @@ def solve_routes(
     per job) with service and waiting, shifts, route duration, allowed vehicles, every job a
     disjunction with its penalty (``ticks.penalty``), fixed and per-distance/per-time costs.
     ``initial`` routes seed the search; ``locked`` routes are prefixes that stay as given.
-    Deterministic when ``solution_limit`` ends the search. None when no solution was found
-    within the time limit.
+    The search stops at ``deadline`` (a ``time.perf_counter()`` value, building the model
+    included; with no time left the initial routes come back as they are), or
+    deterministically after ``solution_limit`` solutions. None when no solution was found in
+    time.
     """
     vehicles = len(ticks.vehicles)
     depots = ticks.depot_count
@@ -111,27 +116,27 @@ def solve_routes(
     ]
     time_callback = model.RegisterTransitMatrix(transit)
     model.AddDimension(time_callback, ticks.horizon, ticks.horizon, False, "time")
-    time = model.GetDimensionOrDie("time")
+    clock = model.GetDimensionOrDie("time")
     for node in range(depots, ticks.size):
         windows = ticks.windows[node]
         if not windows:
             continue
-        cumul = time.CumulVar(manager.NodeToIndex(node))
+        cumul = clock.CumulVar(manager.NodeToIndex(node))
         cumul.SetRange(windows[0][0], windows[-1][1])
         for (_, gap_start), (gap_end, _) in itertools.pairwise(windows):
             if gap_end - gap_start > 1:
                 cumul.RemoveInterval(gap_start + 1, gap_end - 1)
     for v in range(vehicles):
         opens, closes = ticks.shift[v]
-        time.CumulVar(model.Start(v)).SetRange(opens, closes)
-        time.CumulVar(model.End(v)).SetRange(opens, closes)
-        time.SetSpanUpperBoundForVehicle(ticks.max_duration[v], v)
+        clock.CumulVar(model.Start(v)).SetRange(opens, closes)
+        clock.CumulVar(model.End(v)).SetRange(opens, closes)
+        clock.SetSpanUpperBoundForVehicle(ticks.max_duration[v], v)
         if ticks.span_cost[v]:
-            time.SetSpanCostCoefficientForVehicle(ticks.span_cost[v], v)
+            clock.SetSpanCostCoefficientForVehicle(ticks.span_cost[v], v)
     for v in range(vehicles):
         # Leave as late and come back as early as the route allows.
-        model.AddVariableMaximizedByFinalizer(time.CumulVar(model.Start(v)))
-        model.AddVariableMinimizedByFinalizer(time.CumulVar(model.End(v)))
+        model.AddVariableMaximizedByFinalizer(clock.CumulVar(model.Start(v)))
+        model.AddVariableMinimizedByFinalizer(clock.CumulVar(model.End(v)))
 
     for position in range(len(ticks.jobs)):
         index = manager.NodeToIndex(depots + position)
@@ -149,9 +154,12 @@ def solve_routes(
     params.local_search_metaheuristic = (
         routing_enums_pb2.LocalSearchMetaheuristic.GUIDED_LOCAL_SEARCH
     )
-    params.time_limit.FromMilliseconds(max(1, int(time_limit_s * 1000)))
     if solution_limit is not None:
         params.solution_limit = max(1, solution_limit)
+    left = deadline - time.perf_counter()
+    if left < MIN_SEARCH_S and initial is not None and not locked:
+        return [list(route) for route in initial]
+    params.time_limit.FromMilliseconds(max(1, int(max(left, MIN_SEARCH_S) * 1000)))
     model.CloseModelWithParameters(params)
 
     def as_indexes(routes: Sequence[Sequence[int]]) -> list[list[int]]:

@@ -19,6 +19,7 @@ refuses problems with more required demand than the fleet carries; OR-Tools take
 
 from __future__ import annotations
 
+import time
 import warnings
 from collections.abc import Sequence
 
@@ -44,16 +45,21 @@ def fits(ticks: Ticks) -> bool:
 def solve_routes(
     ticks: Ticks,
     *,
-    time_limit_s: float,
+    deadline: float,
     seed: int = 0,
     max_iterations: int | None = None,
     coordinates: Sequence[tuple[float, float]] | None = None,
 ) -> list[list[int]] | None:
-    """Routes per vehicle of ``ticks.vehicles`` (job positions), or None without a feasible one."""
+    """Routes per vehicle of ``ticks.vehicles`` (job positions), or None without a feasible one.
+
+    The search stops at ``deadline`` (a ``time.perf_counter()`` value), building the data
+    included, or after ``max_iterations``.
+    """
     data, client_job, members = _problem_data(ticks, coordinates)
-    stop: StoppingCriterion = MaxRuntime(time_limit_s)
+    left = max(deadline - time.perf_counter(), 0.01)
+    stop: StoppingCriterion = MaxRuntime(left)
     if max_iterations is not None:
-        stop = MultipleCriteria([MaxIterations(max_iterations), MaxRuntime(time_limit_s)])
+        stop = MultipleCriteria([MaxIterations(max_iterations), MaxRuntime(left)])
     with warnings.catch_warnings():
         # Raised when no plan serves every required job; the caller then asks OR-Tools.
         warnings.simplefilter("ignore", PenaltyBoundWarning)

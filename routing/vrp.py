@@ -543,10 +543,11 @@ def solve(
     from routing import _ortools, _pyvrp  # solver libraries load only when solving
     from routing._vrp_data import to_ticks
 
+    started = time.perf_counter()  # the limit covers the whole call, checks and setup included
+    deadline = started + time_limit_s
     validate(problem)
     _check_options(problem, engine, time_limit_s, seed, max_iterations, coordinates)
     locks = _check_locks(problem, locked or {})
-    started = time.perf_counter()
     locked_jobs = {j for route in locks.values() for j in route}
     servable = tuple(
         job
@@ -568,7 +569,7 @@ def solve(
         share = 1.0 if engine == "pyvrp" else PYVRP_SHARE
         found = _pyvrp.solve_routes(
             ticks,
-            time_limit_s=time_limit_s * share,
+            deadline=started + time_limit_s * share,
             seed=seed,
             max_iterations=max_iterations,
             coordinates=coordinates,
@@ -577,12 +578,11 @@ def solve(
         if found is not None:
             candidates.append(("pyvrp", found))
     if engine != "pyvrp":
-        left = time_limit_s - (time.perf_counter() - started)
         position = {job.id: i for i, job in enumerate(servable)}
         lock_routes = [[position[j] for j in locks.get(v.id, ())] for v in ticks.vehicles]
         found = _ortools.solve_routes(
             ticks,
-            time_limit_s=max(left, 0.01),
+            deadline=deadline,
             solution_limit=max_iterations,
             initial=candidates[0][1] if candidates else None,
             locked=lock_routes if locks else None,
