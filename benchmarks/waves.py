@@ -81,6 +81,21 @@ QUICK_SIZES = (300,)
 SITE = "FW01"
 TARGET_PLAN_S = {1_000: 10.0, 5_000: 60.0}
 TARGET_SAVING_PCT = 30.0
+#: Short column titles for the printed table (the CSV keeps the full names).
+HEADERS = {
+    "pick_lists": "lists",
+    "release_s": "release s",
+    "plan_s": "plan s",
+    "walk_m": "walk m",
+    "walk_per_line_m": "m/line",
+    "single_s_shape_per_line_m": "S-shape m/line",
+    "saving_vs_s_shape_pct": "vs S-shape %",
+    "single_optimal_per_line_m": "single opt m/line",
+    "fcfs_pick_lists": "FCFS lists",
+    "fcfs_walk_m": "FCFS walk m",
+    "saving_vs_fcfs_pct": "vs FCFS %",
+    "ledger_ok": "ledger",
+}
 VELOCITY_WEIGHT = {VelocityClass.A: 5.0, VelocityClass.B: 2.0, VelocityClass.C: 1.0}
 
 
@@ -303,7 +318,7 @@ def main(argv: list[str] | None = None) -> None:
 
     table = Table(title="wave planning at FW01 of the demo network (one core)")
     for column in rows[0]:
-        table.add_column(column, justify="right")
+        table.add_column(HEADERS.get(column, column), justify="right")
     for row in rows:
         table.add_row(*(str(v) for v in row.values()))
     console.print(table)
