@@ -19,10 +19,11 @@ optimal: not entered; walked through once; walked through twice; entered from th
 its last pick and back; from the top down to its first pick and back; from both ends, leaving
 its largest gap between neighbouring picks unwalked.
 
-The number of states grows quickly with the cross aisles: about 15 ms for 100 picks in 12
-aisles of two blocks, 100 ms for three blocks, 700 ms for four (measured on one core; see
-``benchmarks/picking.py``). ``MAX_BLOCKS`` stops at three, where the programme still beats a
-one-second OR-Tools run on both time and length; beyond it ``routing.picking`` uses OR-Tools.
+The number of states grows quickly with the cross aisles; the transitions between them are
+cached (the same few recur in every column of every pick list): about 2, 4 and 20 ms for 100
+picks in 12 aisles of one, two and three blocks, 200-350 ms for four (measured on one core;
+see ``benchmarks/picking.py``). ``MAX_BLOCKS`` stops at three; beyond it ``routing.picking``
+uses OR-Tools.
 
 A depot or end point between two aisles becomes a column of its own with no aisle to walk.
 Columns left of the first and right of the last place to visit are never needed.
