@@ -73,11 +73,12 @@ def init_app(app: Flask) -> None:
     def swagger_ui_assets(filename: str) -> Response:
         return send_from_directory(assets, filename, max_age=86400)
 
-    from api import health, inbound, inventory, labels, operations, outbound
+    from api import health, inbound, inventory, labels, operations, outbound, scans
 
     api.register_blueprint(health.blp)
     api.register_blueprint(inventory.blp)
     api.register_blueprint(operations.blp)
     api.register_blueprint(outbound.blp)
     api.register_blueprint(labels.blp)
+    api.register_blueprint(scans.blp)
     api.register_blueprint(inbound.blp)

@@ -947,6 +947,38 @@ class StockCountLine(Base):
         return self.counted_qty - self.expected_qty
 
 
+# --- scans --------------------------------------------------------------------------------------
+
+
+class ScanEvent(Base):
+    """One scan on a handheld, as it happened: the raw characters, what they parsed to, who
+    scanned where, and whether the page took it (ok) or refused it (error)."""
+
+    __tablename__ = "scan_event"
+    __table_args__ = (
+        CheckConstraint("result IN ('ok', 'error')", name="result_known"),
+        UniqueConstraint("user_key", "idempotency_key"),
+        Index("ix_scan_event_site_created", "site_id", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    raw: Mapped[str] = mapped_column(String(512))
+    #: What the scan was read as: gtin, gs1, sscc, other, or invalid.
+    kind: Mapped[str] = mapped_column(String(16))
+    parsed: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    #: The page or step that took the scan (pick, receive, count ...).
+    step: Mapped[str] = mapped_column(String(40))
+    result: Mapped[str] = mapped_column(String(8))
+    message: Mapped[str] = mapped_column(String(255), default="")
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"), index=True)
+    #: Who sent it, for the pair (who, key) that makes a re-sent scan one record.
+    user_key: Mapped[str] = mapped_column(String(64))
+    device: Mapped[str] = mapped_column(String(64), default="")
+    site_id: Mapped[int | None] = mapped_column(ForeignKey("site.id"))
+    idempotency_key: Mapped[str | None] = mapped_column(String(128))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
 # --- API principals and idempotency ---------------------------------------------------------
 
 api_token_site = Table(

@@ -43,7 +43,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 
 from wms.errors import Conflict, NotFound, RuleViolation
-from wms.models import Item, ItemBarcode, Slot
+from wms.models import Item, ItemBarcode, ScanEvent, Slot
 
 ScanKind = Literal["gtin", "gs1", "sscc", "other"]
 
@@ -409,3 +409,66 @@ def _check_problem(value: str, problem: ParseError | str) -> str:
         if int(value[-1]) != expected:
             return f"the check digit should be {expected}, not {value[-1]}"
     return str(problem)
+
+
+# --- recording scans --------------------------------------------------------------------------
+
+SCAN_RESULTS = ("ok", "error")
+
+
+def record_scan(
+    session: Session,
+    raw: str,
+    *,
+    step: str,
+    result: str,
+    user_key: str,
+    message: str = "",
+    user_id: int | None = None,
+    device: str = "",
+    site_id: int | None = None,
+    separator: str | None = None,
+    idempotency_key: str | None = None,
+) -> ScanEvent:
+    """Keep one scan as it happened; the same key from the same sender is kept once.
+
+    A scan that does not parse is still recorded (kind ``invalid``, the reason in
+    ``parsed["problem"]``): the record is of what the scanner sent. An unknown result is a
+    RuleViolation naming ``result``.
+    """
+    if result not in SCAN_RESULTS:
+        raise RuleViolation(f"must be one of {', '.join(SCAN_RESULTS)}", field="result")
+    if idempotency_key is not None:
+        kept = session.scalars(
+            select(ScanEvent).where(
+                ScanEvent.user_key == user_key, ScanEvent.idempotency_key == idempotency_key
+            )
+        ).one_or_none()
+        if kept is not None:
+            return kept
+    try:
+        scan = parse_scan(raw, separator=separator)
+        kind: str = scan.kind
+        parsed = {
+            name: value.isoformat() if isinstance(value, dt.date) else value
+            for name in ("text", "symbology", "gtin", "lot", "expiry", "serial", "quantity", "sscc")
+            if (value := getattr(scan, name)) is not None
+        }
+    except RuleViolation as error:
+        kind, parsed = "invalid", {"problem": error.message}
+    event = ScanEvent(
+        raw=raw[:512],
+        kind=kind,
+        parsed=parsed,
+        step=step[:40],
+        result=result,
+        message=message[:255],
+        user_id=user_id,
+        user_key=user_key[:64],
+        device=device[:64],
+        site_id=site_id,
+        idempotency_key=idempotency_key,
+    )
+    session.add(event)
+    session.flush()
+    return event
