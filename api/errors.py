@@ -13,7 +13,7 @@ PROBLEM_MIME = "application/problem+json"
 API_PATH_PREFIXES = ("/api/", "/healthz")
 
 #: Attributes of domain errors copied into the problem document when present.
-PROBLEM_EXTRAS = ("available", "errors", "rule")
+PROBLEM_EXTRAS = ("available", "errors", "rule", "expected", "scanned")
 
 #: 422: can never succeed as written; 409: clashes with the current state.
 STATUS_OF: list[tuple[type[WmsError], int]] = [

@@ -6,7 +6,7 @@ import io
 from typing import Any
 
 from flask import current_app, request
-from marshmallow import fields
+from marshmallow import fields, validate
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
@@ -17,6 +17,7 @@ from api.access import (
     acting_user_id,
     request_key,
     require_site_of,
+    require_site_of_named,
     visible_sites,
 )
 from api.auth import require_role
@@ -38,10 +39,11 @@ from api.schemas import (
     ReceiptLineSchema,
     ReceiptSchema,
     ReceiveSchema,
+    StrictSchema,
     TaskSchema,
     page_schema,
 )
-from wms import counting, imports, putaway, receiving, scope
+from wms import counting, imports, putaway, receiving, scope, tasks
 from wms.db import transaction
 from wms.errors import NotFound
 from wms.models import Receipt, ReceiptLine, StockCount, Task, TaskKind, TaskStatus
@@ -165,6 +167,61 @@ def confirm_putaway(args: dict[str, Any], task_id: int, *, session: Session) -> 
     """Confirm a putaway by the slot scanned (another valid slot than suggested is recorded)."""
     require_site_of(scope.site_of_task(session, task_id))
     return putaway.confirm_putaway(
+        session, task_id, user_id=acting_user_id(), idempotency_key=request_key(), **args
+    )
+
+
+# --- move-type tasks, worked by scans (putaway, replenishment, move) ------------------------------
+
+
+class MyTasksArgsSchema(StrictSchema):
+    site_id = Id(strict=False, required=True)
+
+
+class TaskCompleteSchema(StrictSchema):
+    from_slot = fields.String(required=True, metadata={"description": "The source slot scanned"})
+    item = fields.String(required=True, metadata={"description": "The item scanned (GTIN, GS1)"})
+    quantity = fields.Integer(strict=True, required=True, validate=validate.Range(1, 2**31 - 1))
+    to_slot = fields.String(required=True, metadata={"description": "The destination scanned"})
+    separator = fields.String(load_default=None, validate=validate.Length(equal=1))
+
+
+@blp.route("/tasks", methods=["GET"])
+@blp.arguments(MyTasksArgsSchema, location="query")
+@blp.response(200, TaskSchema(many=True))
+def my_tasks(args: dict[str, Any]) -> list[Task]:
+    """The site's open putaway, replenishment and move tasks that are yours or nobody's."""
+    with transaction(readonly=True) as session:
+        require_site_of_named(
+            scope.known_site(session, args["site_id"]),
+            field="site_id",
+            what="site",
+            value=args["site_id"],
+        )
+        return tasks.tasks_for(session, site_id=args["site_id"], user_id=acting_user_id())
+
+
+@blp.route("/tasks/<id:task_id>/claim", methods=["POST"])
+@require_role(*FLOOR)
+@mutation()
+@blp.response(200, TaskSchema)
+@blp.alt_response(409, response="CONFLICT", description="Done, or someone else's")
+def claim_task(task_id: int, *, session: Session) -> Task:
+    """Take a task: it is yours until it is done."""
+    require_site_of(scope.site_of_task(session, task_id))
+    return tasks.claim(session, task_id, user_id=acting_user_id())
+
+
+@blp.route("/tasks/<id:task_id>/complete", methods=["POST"])
+@require_role(*FLOOR)
+@mutation()
+@blp.arguments(TaskCompleteSchema)
+@blp.response(200, TaskSchema)
+@blp.alt_response(409, response="CONFLICT", description="Done, someone else's, slot locked")
+def complete_task(args: dict[str, Any], task_id: int, *, session: Session) -> Task:
+    """Do (part of) a task from its scans; a wrong scan says what was expected (422)."""
+    require_site_of(scope.site_of_task(session, task_id))
+    return tasks.complete(
         session, task_id, user_id=acting_user_id(), idempotency_key=request_key(), **args
     )
 

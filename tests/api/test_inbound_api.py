@@ -832,3 +832,56 @@ def test_imports_leave_the_ledger_alone(api_client, ledger):
     post_csv(api_client, "items", ITEMS_CSV)
 
     assert ledger() == before
+
+
+# --- move-type tasks worked by scans -------------------------------------------------------------
+
+
+def _replenishment_task(session, make_stock, make_slot):
+    from wms.models import ItemBarcode, Task, TaskKind
+
+    row = make_stock(qty=12, slot=make_slot(aisle=7, bay=9, kind=SlotKind.RESERVE))
+    session.add(ItemBarcode(item_id=row.item_id, barcode=f"ITEM-{row.item_id}", quantity=1))
+    face = make_slot(aisle=1, bay=1)
+    task = Task(site_id=face.site_id, kind=TaskKind.REPLENISHMENT, item_id=row.item_id,
+                quantity=5, from_slot_id=row.slot_id, to_slot_id=face.id)  # fmt: skip
+    session.add(task)
+    session.flush()
+    return row, face, task
+
+
+def test_a_replenishment_task_is_listed_taken_and_done_by_its_scans(
+    api_client, session, make_stock, make_slot, site
+):
+    row, face, task = _replenishment_task(session, make_stock, make_slot)
+
+    listed = api_client.get("/api/v1/tasks", query={"site_id": site.id})
+    claimed = api_client.post(f"/api/v1/tasks/{task.id}/claim")
+    done = api_client.post(
+        f"/api/v1/tasks/{task.id}/complete",
+        {"from_slot": row.slot.barcode, "item": f"ITEM-{row.item_id}", "quantity": 5,
+         "to_slot": face.barcode},
+    )  # fmt: skip
+
+    assert [t["id"] for t in listed.get_json()] == [task.id]
+    assert claimed.status_code == 200
+    assert done.status_code == 200, done.get_json()
+    assert done.get_json()["status"] == "done" and done.get_json()["done_slot_id"] == face.id
+
+
+def test_a_wrong_scan_on_a_task_says_what_was_expected_and_changes_nothing(
+    api_client, session, make_stock, make_slot, problem, ledger
+):
+    row, face, task = _replenishment_task(session, make_stock, make_slot)
+    elsewhere = make_slot(aisle=2, bay=3)
+    before = ledger()
+
+    answer = api_client.post(
+        f"/api/v1/tasks/{task.id}/complete",
+        {"from_slot": row.slot.barcode, "item": f"ITEM-{row.item_id}", "quantity": 5,
+         "to_slot": elsewhere.barcode},
+    )  # fmt: skip
+
+    body = problem(answer, 422, type="wrong_scan", field="to_slot")
+    assert (body["expected"], body["scanned"]) == (face.barcode, elsewhere.barcode)
+    assert ledger() == before
