@@ -1,12 +1,19 @@
-"""People: badge digests and PIN/password hashes (login pages arrive with the scanner issue)."""
+"""People: badge digests, PIN/password hashes, and signing in by badge on a handheld."""
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import hmac
+import math
+from dataclasses import dataclass
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from wms.models import Role, User, utcnow
 
 _hasher = PasswordHasher()
 
@@ -29,3 +36,70 @@ def verify_secret(stored_hash: str | None, secret: str) -> bool:
         return _hasher.verify(stored_hash, secret)
     except (VerificationError, InvalidHashError):
         return False
+
+
+# --- signing in on a handheld ------------------------------------------------------------------
+
+#: Roles that add a PIN to their badge on a handheld.
+PIN_ROLES = (Role.SUPERVISOR, Role.PLANNER, Role.ADMIN)
+#: Wrong PINs in a row before signing in waits; each further one doubles the wait.
+PIN_TRIES = 3
+PIN_BACKOFF_S = 30
+PIN_BACKOFF_MAX_S = 15 * 60
+
+
+@dataclass(frozen=True, slots=True)
+class BadgeCheck:
+    """The outcome of a badge (and PIN) scan: the user, or why not and when to try again."""
+
+    user: User | None
+    refusal: str | None = None  # unknown_badge, pin_required, wrong_pin, pin_locked
+    message: str = ""
+    retry_after_s: int | None = None
+
+
+def check_badge(
+    session: Session,
+    *,
+    secret_key: str,
+    badge: str,
+    pin: str | None = None,
+    now: dt.datetime | None = None,
+) -> BadgeCheck:
+    """Who a scanned badge (and PIN, for supervisors, planners and admins) signs in.
+
+    Never raises for wrong credentials: a wrong PIN is counted on the user, so the caller must
+    commit whatever this returns. After ``PIN_TRIES`` wrong PINs in a row signing in waits
+    ``PIN_BACKOFF_S`` seconds, doubling with every further wrong PIN (at most 15 minutes);
+    the right PIN resets the count.
+    """
+    now = now or utcnow()
+    user = session.scalars(
+        select(User)
+        .where(User.badge_hmac == badge_digest(secret_key, badge), User.active.is_(True))
+        .with_for_update()
+    ).one_or_none()
+    if user is None:
+        return BadgeCheck(None, "unknown_badge", "this badge is not known here")
+    if user.role not in PIN_ROLES:
+        return BadgeCheck(user)
+    if user.pin_locked_until is not None and now < user.pin_locked_until:
+        wait = math.ceil((user.pin_locked_until - now).total_seconds())
+        return BadgeCheck(None, "pin_locked", f"too many wrong PINs: wait {wait} s", wait)
+    if not pin:
+        return BadgeCheck(None, "pin_required", "enter your PIN")
+    if verify_secret(user.pin_hash, pin):
+        user.failed_pin_attempts = 0
+        user.pin_locked_until = None
+        session.flush()
+        return BadgeCheck(user)
+    user.failed_pin_attempts += 1
+    over = user.failed_pin_attempts - PIN_TRIES
+    if over >= 0:
+        wait = min(PIN_BACKOFF_S * 2**over, PIN_BACKOFF_MAX_S)
+        user.pin_locked_until = now + dt.timedelta(seconds=wait)
+        session.flush()
+        return BadgeCheck(None, "pin_locked", f"wrong PIN: wait {wait} s", wait)
+    session.flush()
+    left = PIN_TRIES - user.failed_pin_attempts
+    return BadgeCheck(None, "wrong_pin", f"wrong PIN: {left} more tries before a wait")
