@@ -394,20 +394,42 @@ def confirm_putaway(
             f"{target.barcode}",
             field="to_slot_id",
         )
+    return carry_out(
+        session,
+        task,
+        to_slot_id=target.id,
+        units=units,
+        kind=MovementKind.PUTAWAY,
+        user_id=user_id,
+        idempotency_key=idempotency_key,
+    )
+
+
+def carry_out(
+    session: Session,
+    task: Task,
+    *,
+    to_slot_id: int,
+    units: int,
+    kind: MovementKind,
+    user_id: int | None,
+    idempotency_key: str | None,
+) -> Task:
+    """Move a task's units to the slot through the ledger and record its progress."""
     move(
         session,
         from_slot_id=task.from_slot_id,
-        to_slot_id=target.id,
+        to_slot_id=to_slot_id,
         item_id=task.item_id,
         quantity=units,
         lot=task.lot,
-        kind=MovementKind.PUTAWAY,
+        kind=kind,
         user_id=user_id,
         reference=f"task:{task.id}",
         idempotency_key=idempotency_key,
     )
     task.done_qty += units
-    task.done_slot_id = target.id
+    task.done_slot_id = to_slot_id
     task.completed_by = user_id
     if task.done_qty == task.quantity:
         task.status = TaskStatus.DONE
@@ -420,6 +442,7 @@ def confirm_putaway(
 
 __all__ = [
     "NoSlotFits",
+    "carry_out",
     "confirm_putaway",
     "create_putaway_task",
     "suggest",

@@ -20,8 +20,8 @@ from sqlalchemy.orm import Session
 
 from wms import putaway, scanning
 from wms.errors import Conflict, NotFound, RuleViolation, WmsError
-from wms.models import MovementKind, Task, TaskKind, TaskStatus, utcnow
-from wms.stock import check_quantity, move
+from wms.models import MovementKind, Task, TaskKind, TaskStatus
+from wms.stock import check_quantity
 
 T = TypeVar("T")
 
@@ -133,26 +133,13 @@ def complete(
     if task.to_slot_id is not None and target.id != task.to_slot_id:
         assert task.to_slot is not None
         raise WrongScan("to_slot", task.to_slot.barcode, target.barcode)
-    move(
+    task.assigned_to = task.assigned_to or user_id
+    return putaway.carry_out(
         session,
-        from_slot_id=task.from_slot_id,
+        task,
         to_slot_id=target.id,
-        item_id=task.item_id,
-        quantity=quantity,
-        lot=task.lot,
+        units=quantity,
         kind=MovementKind.MOVE,
         user_id=user_id,
-        reference=f"task:{task.id}",
         idempotency_key=idempotency_key,
     )
-    task.done_qty += quantity
-    task.done_slot_id = target.id
-    task.completed_by = user_id
-    task.assigned_to = task.assigned_to or user_id
-    if task.done_qty == task.quantity:
-        task.status = TaskStatus.DONE
-        task.completed_at = utcnow()
-    else:
-        task.status = TaskStatus.IN_PROGRESS
-    session.flush()
-    return task
