@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from sqlalchemy.orm import Session
+
 from api.auth import current_principal, require_site
 
 #: People and systems that move stock on the floor.
@@ -46,3 +48,12 @@ def require_site_of_named(site_id: int | None, *, field: str, what: str, value: 
     if site_id is None:
         raise RuleViolation(f"{what} {value} does not exist", field=field)
     require_site(site_id)
+
+
+def require_named_site(session: Session, site_id: int) -> None:
+    """A site named in a request: 422 on ``site_id`` when unknown, 403 when not the principal's."""
+    from wms import scope
+
+    require_site_of_named(
+        scope.known_site(session, site_id), field="site_id", what="site", value=site_id
+    )

@@ -16,8 +16,8 @@ from api.access import (
     SUPERVISE,
     acting_user_id,
     request_key,
+    require_named_site,
     require_site_of,
-    require_site_of_named,
     visible_sites,
 )
 from api.auth import require_role
@@ -192,12 +192,7 @@ class TaskCompleteSchema(StrictSchema):
 def my_tasks(args: dict[str, Any]) -> list[Task]:
     """The site's open putaway, replenishment and move tasks that are yours or nobody's."""
     with transaction(readonly=True) as session:
-        require_site_of_named(
-            scope.known_site(session, args["site_id"]),
-            field="site_id",
-            what="site",
-            value=args["site_id"],
-        )
+        require_named_site(session, args["site_id"])
         return tasks.tasks_for(session, site_id=args["site_id"], user_id=acting_user_id())
 
 

@@ -19,8 +19,8 @@ from api.access import (
     PLAN,
     acting_user_id,
     request_key,
+    require_named_site,
     require_site_of,
-    require_site_of_named,
     visible_sites,
 )
 from api.auth import require_role
@@ -70,13 +70,6 @@ blp = Blueprint(
 )
 
 
-def _require_site(session: Session, site_id: int) -> None:
-    """A site named in the body: 422 when unknown, 403 when not the principal's."""
-    require_site_of_named(
-        scope.known_site(session, site_id), field="site_id", what="site", value=site_id
-    )
-
-
 # --- orders ---------------------------------------------------------------------------------
 
 
@@ -99,7 +92,7 @@ def _order(session: Session, order_id: int) -> Order:
 @blp.response(201, OrderSchema)
 def create_order(args: dict[str, Any], *, session: Session) -> Order:
     """Take a customer order for delivery from a front warehouse in a promised window."""
-    _require_site(session, args["site_id"])
+    require_named_site(session, args["site_id"])
     lines = [orders.LineRequest(**line) for line in args.pop("lines")]
     order = orders.create_order(session, lines=lines, **args)
     return _order(session, order.id)
@@ -184,7 +177,7 @@ def _plan_answer(session: Session, plan: waves.WavePlan) -> tuple[dict[str, Any]
 def plan_wave(args: dict[str, Any], *, session: Session) -> tuple[dict[str, Any], int]:
     """Plan a wave of the site's due orders (or the orders named): 201 with the planned wave
     and the orders left out with their reasons, or 200 with reasons only."""
-    _require_site(session, args["site_id"])
+    require_named_site(session, args["site_id"])
     plan = waves.plan_wave(
         session,
         args["site_id"],
@@ -207,7 +200,7 @@ def preview_wave(args: dict[str, Any]) -> Response:
         session = database().sessions()
         try:
             with session.begin():
-                _require_site(session, args["site_id"])
+                require_named_site(session, args["site_id"])
                 plan = waves.plan_wave(
                     session,
                     args["site_id"],
@@ -381,7 +374,7 @@ def pick_list_svg(pick_list_id: int) -> Response:
 @blp.alt_response(204, description="No pick list is waiting")
 def next_pick_list(args: dict[str, Any], *, session: Session) -> Any:
     """Take the next pick list of a released wave (your own in progress first)."""
-    _require_site(session, args["site_id"])
+    require_named_site(session, args["site_id"])
     taken = picklists.take_next(
         session, args["site_id"], user_id=acting_user_id(), temperature=args["temperature"]
     )

@@ -13,7 +13,7 @@ from api.access import (
     SUPERVISE,
     acting_user_id,
     request_key,
-    require_site_of_named,
+    require_named_site,
     visible_sites,
 )
 from api.auth import current_principal, require_role
@@ -21,7 +21,7 @@ from api.blueprint import Blueprint
 from api.context import mutation
 from api.pagination import page, where_equal
 from api.schemas import CursorArgsSchema, Id, StrictSchema, page_schema
-from wms import scanning, scope
+from wms import scanning
 from wms.db import transaction
 from wms.models import ScanEvent
 
@@ -68,12 +68,7 @@ class ScanEventSchema(Schema):
 def record_scan(args: dict[str, Any], *, session: Session) -> ScanEvent:
     """Record a scan and what the page made of it; one record per Idempotency-Key."""
     if args["site_id"] is not None:
-        require_site_of_named(
-            scope.known_site(session, args["site_id"]),
-            field="site_id",
-            what="site",
-            value=args["site_id"],
-        )
+        require_named_site(session, args["site_id"])
     return scanning.record_scan(
         session,
         args.pop("raw"),
