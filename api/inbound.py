@@ -46,7 +46,15 @@ from api.schemas import (
 from wms import counting, imports, putaway, receiving, scope, tasks
 from wms.db import transaction
 from wms.errors import NotFound
-from wms.models import Receipt, ReceiptLine, StockCount, Task, TaskKind, TaskStatus
+from wms.models import (
+    Receipt,
+    ReceiptLine,
+    ReceiptStatus,
+    StockCount,
+    Task,
+    TaskKind,
+    TaskStatus,
+)
 
 blp = Blueprint("inbound", __name__, url_prefix="/api/v1", description="Receiving, putaway, counts")
 
@@ -78,6 +86,25 @@ def create_receipt(args: dict[str, Any], *, session: Session) -> Receipt:
     return _receipt(session, receipt.id)
 
 
+class ReceiptQueryArgsSchema(CursorArgsSchema):
+    site_id = Id(strict=False)
+    number = fields.String(metadata={"description": "Exact receipt number, as scanned"})
+    status = fields.Enum(ReceiptStatus, by_value=True)
+
+
+@blp.route("/receipts", methods=["GET"])
+@blp.arguments(ReceiptQueryArgsSchema, location="query")
+@blp.response(200, page_schema(ReceiptSchema, "ReceiptPage"))
+def list_receipts(args: dict[str, Any]) -> dict[str, Any]:
+    """List receipts by site, number and status."""
+    stmt = select(Receipt).options(selectinload(Receipt.lines).joinedload(ReceiptLine.receipt))
+    if (sites := visible_sites()) is not None:
+        stmt = stmt.where(Receipt.site_id.in_(sites))
+    stmt = where_equal(stmt, Receipt, args, ("site_id", "number", "status"))
+    with transaction(readonly=True) as session:
+        return page(session, stmt, Receipt.id, limit=args["limit"], cursor=args["cursor"])
+
+
 @blp.route("/receipts/<id:receipt_id>", methods=["GET"])
 @blp.response(200, ReceiptSchema)
 def get_receipt(receipt_id: int) -> Receipt:
@@ -98,6 +125,35 @@ def receive(args: dict[str, Any], receipt_id: int, *, session: Session) -> Any:
     """Record units that arrived; they land in the receipt's dock slot."""
     require_site_of(scope.site_of_receipt(session, receipt_id))
     return receiving.receive(
+        session, receipt_id, user_id=acting_user_id(), idempotency_key=request_key(), **args
+    )
+
+
+class ReceiveScanSchema(StrictSchema):
+    scan = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=512),
+        metadata={"description": "The item barcode as scanned (GTIN or GS1 with lot/expiry)"},
+    )
+    quantity = fields.Integer(
+        strict=True,
+        required=True,
+        validate=validate.Range(1, 2**31 - 1),
+        metadata={"description": "Scans of that barcode (a case barcode counts its units)"},
+    )
+    separator = fields.String(load_default=None, validate=validate.Length(equal=1))
+
+
+@blp.route("/receipts/<id:receipt_id>/scanned-lines", methods=["POST"])
+@require_role(*FLOOR)
+@mutation()
+@blp.arguments(ReceiveScanSchema)
+@blp.response(201, ReceiptLineSchema)
+@blp.alt_response(409, response="CONFLICT", description="The receipt is closed")
+def receive_scan(args: dict[str, Any], receipt_id: int, *, session: Session) -> Any:
+    """Record units by their scanned barcode: item, lot and expiry are read from it."""
+    require_site_of(scope.site_of_receipt(session, receipt_id))
+    return receiving.receive_scan(
         session, receipt_id, user_id=acting_user_id(), idempotency_key=request_key(), **args
     )
 
@@ -155,6 +211,34 @@ def create_putaway_task(args: dict[str, Any], *, session: Session) -> Task:
     """Create a putaway task with the suggested destination slot."""
     require_site_of(scope.site_of_slot(session, args["from_slot_id"]))
     return putaway.create_putaway_task(session, user_id=acting_user_id(), **args)
+
+
+class PutawayForScanSchema(StrictSchema):
+    site_id = Id(required=True)
+    scan = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=512),
+        metadata={"description": "The item barcode scanned at the dock"},
+    )
+    separator = fields.String(load_default=None, validate=validate.Length(equal=1))
+
+
+@blp.route("/putaway-tasks/for-scan", methods=["POST"])
+@require_role(*FLOOR)
+@mutation()
+@blp.arguments(PutawayForScanSchema)
+@blp.response(200, TaskSchema)
+@blp.alt_response(404, response="NOT_FOUND", description="Nothing of it waits at a dock")
+def putaway_for_scan(args: dict[str, Any], *, session: Session) -> Task:
+    """The putaway task for an item scanned at a dock: an open one, or one made for it."""
+    require_named_site(session, args["site_id"])
+    return putaway.task_for_scan(
+        session,
+        args["site_id"],
+        args["scan"],
+        user_id=acting_user_id(),
+        separator=args["separator"],
+    )
 
 
 @blp.route("/putaway-tasks/<id:task_id>/confirm", methods=["POST"])

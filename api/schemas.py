@@ -328,8 +328,17 @@ class TaskSchema(Schema):
     lot = fields.String(dump_only=True)
     quantity = fields.Integer(dump_only=True)
     done_qty = fields.Integer(dump_only=True)
+    sku = fields.String(dump_only=True, attribute="item.sku")
+    item_name = fields.String(dump_only=True, attribute="item.name")
     from_slot_id = fields.Integer(dump_only=True)
+    from_slot_barcode = fields.String(dump_only=True, attribute="from_slot.barcode")
     to_slot_id = fields.Integer(dump_only=True, allow_none=True)
+    to_slot_barcode = fields.String(
+        dump_only=True,
+        allow_none=True,
+        attribute="to_slot.barcode",
+        metadata={"description": "The suggested or required destination"},
+    )
     done_slot_id = fields.Integer(dump_only=True, allow_none=True)
     reference = fields.String(dump_only=True, allow_none=True)
     created_at = fields.DateTime(dump_only=True)

@@ -895,9 +895,10 @@ class Task(Base):
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     completed_at: Mapped[dt.datetime | None]
 
-    item: Mapped[Item] = relationship()
-    from_slot: Mapped[Slot] = relationship(foreign_keys=[from_slot_id])
-    to_slot: Mapped[Slot | None] = relationship(foreign_keys=[to_slot_id])
+    # Loaded with the task: every screen and answer that shows a task names them.
+    item: Mapped[Item] = relationship(lazy="joined")
+    from_slot: Mapped[Slot] = relationship(foreign_keys=[from_slot_id], lazy="joined")
+    to_slot: Mapped[Slot | None] = relationship(foreign_keys=[to_slot_id], lazy="joined")
     done_slot: Mapped[Slot | None] = relationship(foreign_keys=[done_slot_id])
 
 

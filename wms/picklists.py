@@ -71,6 +71,21 @@ def start(session: Session, pick_list_id: int, *, user_id: int | None) -> PickLi
     return pick_list
 
 
+def in_progress_for(session: Session, site_id: int, *, user_id: int) -> PickList | None:
+    """The user's pick list in progress at the site, if any (nothing is taken)."""
+    return session.scalars(
+        select(PickList)
+        .join(Wave, Wave.id == PickList.wave_id)
+        .where(
+            Wave.site_id == site_id,
+            PickList.status == PickListStatus.IN_PROGRESS,
+            PickList.assigned_to == user_id,
+        )
+        .order_by(PickList.id)
+        .limit(1)
+    ).first()
+
+
 def take_next(
     session: Session,
     site_id: int,

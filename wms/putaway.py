@@ -27,6 +27,7 @@ from typing import Any
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
+from wms import scanning
 from wms.errors import Conflict, NotFound, RuleViolation
 from wms.models import (
     Item,
@@ -447,3 +448,67 @@ __all__ = [
     "create_putaway_task",
     "suggest",
 ]
+
+
+def task_for_scan(
+    session: Session,
+    site_id: int,
+    scan: str,
+    *,
+    user_id: int | None,
+    separator: str | None = None,
+) -> Task:
+    """The putaway task for what a handheld just scanned at a dock, made if there is none.
+
+    An open putaway task of the site for that item (the user's or nobody's) comes first;
+    otherwise the item's units waiting in a dock or staging slot of the site, not yet in a
+    task, get a new task to the suggested slot. NotFound when nothing of it waits.
+    """
+    item, _units = scanning.find_item(session, scanning.parse_scan(scan, separator=separator))
+    waiting = session.scalars(
+        select(Task)
+        .where(
+            Task.site_id == site_id,
+            Task.kind == TaskKind.PUTAWAY,
+            Task.item_id == item.id,
+            Task.status.in_(ACTIVE_TASK_STATES),
+            (Task.assigned_to.is_(None)) | (Task.assigned_to == user_id),
+        )
+        .order_by(Task.created_at, Task.id)
+        .limit(1)
+    ).first()
+    if waiting is not None:
+        return waiting
+    promised = (
+        select(func.coalesce(func.sum(Task.quantity - Task.done_qty), 0))
+        .where(
+            Task.from_slot_id == Stock.slot_id,
+            Task.item_id == Stock.item_id,
+            Task.lot == Stock.lot,
+            Task.status.in_(ACTIVE_TASK_STATES),
+        )
+        .scalar_subquery()
+    )
+    free = Stock.on_hand - Stock.reserved - promised
+    row = session.execute(
+        select(Stock.slot_id, Stock.lot, free.label("free"))
+        .join(Slot, Slot.id == Stock.slot_id)
+        .where(
+            Slot.site_id == site_id,
+            Slot.kind.in_((SlotKind.DOCK, SlotKind.STAGING)),
+            Stock.item_id == item.id,
+            free > 0,
+        )
+        .order_by(Stock.expiry.is_(None), Stock.expiry, Stock.id)
+        .limit(1)
+    ).first()
+    if row is None:
+        raise NotFound(f"no {item.sku} waits at a dock of this site to be put away", field="scan")
+    return create_putaway_task(
+        session,
+        from_slot_id=row.slot_id,
+        item_id=item.id,
+        lot=row.lot,
+        quantity=int(row.free),
+        user_id=user_id,
+    )

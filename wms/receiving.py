@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from wms import scanning
 from wms.errors import Conflict, NotFound, RuleViolation
 from wms.models import (
     Item,
@@ -414,3 +415,44 @@ __all__ = [
     "receive",
     "summarize",
 ]
+
+
+def receive_scan(
+    session: Session,
+    receipt_id: int,
+    *,
+    scan: str,
+    quantity: int,
+    separator: str | None = None,
+    user_id: int | None = None,
+    idempotency_key: str | None = None,
+) -> ReceiptLine:
+    """Receive what a handheld scanned: the item, lot and expiry come from the barcode.
+
+    ``quantity`` counts scans of that barcode, so a case GTIN of 12 units scanned with
+    quantity 2 receives 24 units. Lot-tracked items need a GS1 code that carries the lot.
+    """
+    check_quantity(quantity)
+    parsed = scanning.parse_scan(scan, separator=separator)
+    item, units = scanning.find_item(session, parsed)
+    return receive(
+        session,
+        receipt_id,
+        item_id=item.id,
+        quantity=quantity * units,
+        lot=parsed.lot or "",
+        expiry=parsed.expiry,
+        user_id=user_id,
+        idempotency_key=idempotency_key,
+    )
+
+
+def open_receipt_named(session: Session, site_id: int, number: str) -> Receipt:
+    """The site's open receipt with this number (as scanned from the delivery note)."""
+    receipt = session.scalars(
+        select(Receipt).where(Receipt.site_id == site_id, Receipt.number == number.strip())
+    ).one_or_none()
+    if receipt is None:
+        raise NotFound(f"no receipt {number.strip()!r} at this site", field="number")
+    _require_open(receipt, "receive into it")
+    return receipt

@@ -1,0 +1,1207 @@
+// The handheld pages' one script: the scan field, feedback, the outbox and each page's steps.
+//
+// A keyboard-wedge scanner types the barcode and Enter (or Tab) into the focused field. The
+// field keeps the focus; a repeat of the same scan within DEDUPE_MS is ignored. Every
+// confirmation gets an Idempotency-Key when it is scanned and is written to the IndexedDB
+// outbox before it is sent, so a reload, a lost network or a retry never sends it twice.
+
+const DEDUPE_MS = 150;
+const BACKOFF_MAX_MS = 30000;
+const GS = "\x1d";
+const COMMAND = "CMD:";
+
+const data = JSON.parse(document.getElementById("page-data").textContent);
+const body = document.body;
+const $ = (selector) => document.querySelector(selector);
+const API = data.api;
+
+// --- small helpers ------------------------------------------------------------------------------
+
+function uuid() {
+  if (globalThis.crypto && crypto.randomUUID) return crypto.randomUUID();
+  // crypto.randomUUID needs a secure context; getRandomValues does not.
+  const b = crypto.getRandomValues(new Uint8Array(16));
+  b[6] = (b[6] & 0x0f) | 0x40;
+  b[8] = (b[8] & 0x3f) | 0x80;
+  const h = [...b].map((x) => x.toString(16).padStart(2, "0")).join("");
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+}
+
+function device() {
+  let id = localStorage.getItem("wms-device");
+  if (!id) {
+    id = `HH-${uuid().slice(0, 8)}`;
+    localStorage.setItem("wms-device", id);
+  }
+  return id;
+}
+
+function escape(text) {
+  return String(text ?? "").replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+function html(strings, ...values) {
+  return strings.reduce((out, s, i) => out + s + (i < values.length ? escape(values[i]) : ""), "");
+}
+
+function isQuantity(raw) {
+  return /^\d{1,6}$/.test(raw.trim());
+}
+
+// The GTIN a scan carries, as 14 digits where it can be read without the server.
+function gtinOf(raw) {
+  let text = raw.trim().replace(/^\][A-Za-z]\d/, "");
+  let m = text.match(/^\(01\)(\d{14})/) || text.match(/\/01\/(\d{14})/);
+  if (m) return m[1];
+  if (/^01\d{14}/.test(text)) return text.slice(2, 16);
+  if (/^\d{8}$|^\d{12,14}$/.test(text)) return text.padStart(14, "0");
+  return text;
+}
+
+function matchesItem(raw, barcodes) {
+  const gtin = gtinOf(raw);
+  return barcodes.some((b) => b === raw.trim() || (/^\d+$/.test(b) && b.padStart(14, "0") === gtin));
+}
+
+// --- feedback: sound, flash, vibration; the error banner waits for a tap or CMD:OK -------------
+
+let audio = null;
+function tone(frequency, ms) {
+  try {
+    audio = audio || new AudioContext();
+    const oscillator = audio.createOscillator();
+    const gain = audio.createGain();
+    oscillator.type = "square";
+    oscillator.frequency.value = frequency;
+    gain.gain.value = 0.25;
+    oscillator.connect(gain).connect(audio.destination);
+    oscillator.start();
+    oscillator.stop(audio.currentTime + ms / 1000);
+  } catch (_) {
+    // No audio device: the flash and the vibration still tell.
+  }
+}
+
+function flash(kind) {
+  body.classList.remove("flash-ok", "flash-error");
+  void body.offsetWidth; // restart the animation
+  body.classList.add(`flash-${kind}`);
+}
+
+function felt(kind) {
+  body.dataset.feedback = kind;
+  body.dataset.scans = String(Number(body.dataset.scans || 0) + 1);
+}
+
+export function ok() {
+  tone(1760, 80);
+  navigator.vibrate?.(50);
+  flash("ok");
+  felt("ok");
+}
+
+let bannerUp = false;
+export function fail(text) {
+  tone(220, 450);
+  navigator.vibrate?.([300, 100, 300]);
+  flash("error");
+  $("#banner-text").textContent = text;
+  $("#banner").hidden = false;
+  bannerUp = true;
+  felt("error");
+}
+
+function acknowledge() {
+  $("#banner").hidden = true;
+  bannerUp = false;
+  focusScan();
+}
+
+function expected(what, wanted, scanned) {
+  return `Expected ${what} ${wanted}, scanned ${scanned}`;
+}
+
+// --- the scan field -----------------------------------------------------------------------------
+
+const field = $("#scan");
+let lastScan = { raw: "", at: 0 };
+let handler = null; // the page's function(raw)
+
+function standIn() {
+  return localStorage.getItem("wms-gs-standin") ?? data.gsStandIn ?? "";
+}
+
+function focusScan() {
+  if (!field || document.querySelector("dialog[open]")) return;
+  if (document.activeElement !== field) field.focus({ preventScroll: true });
+}
+
+function takeScan(raw) {
+  const now = performance.now();
+  if (raw === lastScan.raw && now - lastScan.at < DEDUPE_MS) return; // the wedge repeated itself
+  lastScan = { raw, at: now };
+  const separator = standIn();
+  const value = separator ? raw.split(separator).join(GS) : raw;
+  if (!value.trim()) return;
+  const upper = value.trim().toUpperCase();
+  if (bannerUp) {
+    if (upper === `${COMMAND}OK`) acknowledge();
+    else fail(`${$("#banner-text").textContent} — tap OK or scan the OK command first`);
+    return;
+  }
+  if (upper === `${COMMAND}LOGOUT`) {
+    $("#logout-form")?.submit() || logoutNow();
+    return;
+  }
+  if (upper === `${COMMAND}OK`) return ok();
+  if (handler) handler(value.trim(), upper.startsWith(COMMAND) ? upper.slice(COMMAND.length) : null);
+}
+
+function logoutNow() {
+  const form = document.createElement("form");
+  form.method = "post";
+  form.action = "/scanners/logout";
+  form.innerHTML = `<input type="hidden" name="csrf_token" value="${escape(csrfToken)}">`;
+  document.body.append(form);
+  form.submit();
+}
+
+function wireScanField() {
+  if (!field) return;
+  const native = field.form && field.form.id === "login-form";
+  field.addEventListener("keydown", (event) => {
+    if (event.key !== "Enter" && event.key !== "Tab") return;
+    if (native) {
+      // The sign-in form posts itself; Tab submits it too.
+      if (event.key === "Tab") {
+        event.preventDefault();
+        field.form.requestSubmit();
+      }
+      return;
+    }
+    event.preventDefault();
+    const raw = field.value;
+    field.value = "";
+    takeScan(raw);
+  });
+  field.addEventListener("blur", () => setTimeout(focusScan, 0));
+  document.addEventListener("pointerup", (event) => {
+    if (!event.target.closest("input, select, textarea, dialog")) setTimeout(focusScan, 0);
+  });
+  $("#banner-ok")?.addEventListener("click", acknowledge);
+  $("#banner")?.addEventListener("click", acknowledge);
+  const dialog = $("#typed");
+  $("#type-code")?.addEventListener("click", () => {
+    $("#typed-value").value = "";
+    dialog.showModal();
+    $("#typed-value").focus();
+  });
+  $("#typed-cancel")?.addEventListener("click", () => dialog.close());
+  $("#typed-form")?.addEventListener("submit", () => {
+    const raw = $("#typed-value").value;
+    setTimeout(() => {
+      if (native) {
+        field.value = raw;
+        field.form.requestSubmit();
+      } else {
+        lastScan = { raw: "", at: 0 };
+        takeScan(raw);
+      }
+    }, 0);
+  });
+  dialog?.addEventListener("close", () => setTimeout(focusScan, 0));
+  document.querySelectorAll("[data-command]").forEach((button) =>
+    button.addEventListener("click", () => takeScan(button.dataset.command)),
+  );
+  focusScan();
+}
+
+function setPrompt(text, { numeric = false } = {}) {
+  const prompt = $("#prompt");
+  if (prompt) prompt.textContent = text;
+  // The soft keyboard shows only where digits are typed by hand.
+  if (field) field.inputMode = numeric ? "numeric" : "none";
+}
+
+function setSteps(names, current) {
+  const list = $("#steps");
+  if (!list) return;
+  list.innerHTML = names
+    .map((name, i) => `<li class="${i < current ? "done" : i === current ? "now" : ""}">${escape(name)}</li>`)
+    .join("");
+}
+
+function setCard(markup) {
+  const card = $("#card");
+  if (card) card.innerHTML = markup;
+}
+
+// --- the server: CSRF token, direct calls, and the outbox ----------------------------------------
+
+let csrfToken = document.querySelector('meta[name="csrf-token"]')?.content || "";
+
+async function freshToken() {
+  const answer = await fetch("/scanners/session", { credentials: "same-origin", cache: "no-store" });
+  if (answer.status === 401) return null;
+  const state = await answer.json();
+  csrfToken = state.csrf;
+  return state;
+}
+
+async function problemOf(answer) {
+  try {
+    return await answer.json();
+  } catch (_) {
+    return { detail: `${answer.status} ${answer.statusText}` };
+  }
+}
+
+function describe(problem) {
+  if (problem.expected !== undefined && problem.scanned !== undefined) {
+    return expected(problem.field || "", problem.expected, problem.scanned);
+  }
+  return problem.detail || problem.title || "refused";
+}
+
+// A call that needs its answer now (look-ups, opening a package); throws when offline.
+export async function call(method, path, payload) {
+  const headers = { Accept: "application/json", "X-CSRFToken": csrfToken };
+  const init = { method, headers, credentials: "same-origin" };
+  if (method !== "GET") {
+    headers["Content-Type"] = "application/json";
+    headers["Idempotency-Key"] = uuid();
+    init.body = JSON.stringify(payload ?? {});
+  }
+  let answer = await fetch(API + path, init);
+  if (answer.status === 400 && method !== "GET") {
+    const problem = await problemOf(answer.clone());
+    if (/csrf/i.test(problem.detail || "") && (await freshToken())) {
+      headers["X-CSRFToken"] = csrfToken;
+      answer = await fetch(API + path, init);
+    }
+  }
+  const json = answer.status === 204 ? null : await problemOf(answer);
+  return { ok: answer.ok, status: answer.status, json };
+}
+
+const OUTBOX = "outbox";
+const REFUSED = "refused";
+let dbPromise = null;
+
+function database() {
+  dbPromise =
+    dbPromise ||
+    new Promise((resolve, reject) => {
+      const request = indexedDB.open("wms-handheld", 1);
+      request.onupgradeneeded = () => {
+        request.result.createObjectStore(OUTBOX, { keyPath: "seq", autoIncrement: true });
+        request.result.createObjectStore(REFUSED, { keyPath: "key" });
+      };
+      request.onsuccess = () => resolve(request.result);
+      request.onerror = () => reject(request.error);
+    });
+  return dbPromise;
+}
+
+async function store(name, mode, work) {
+  const db = await database();
+  return new Promise((resolve, reject) => {
+    const tx = db.transaction(name, mode);
+    const result = work(tx.objectStore(name));
+    tx.oncomplete = () => resolve(result && "result" in result ? result.result : undefined);
+    tx.onerror = () => reject(tx.error);
+    tx.onabort = () => reject(tx.error);
+  });
+}
+
+const all = (name) => store(name, "readonly", (s) => s.getAll());
+
+const listeners = new Map(); // key → function(state, answer)
+
+// Queue a confirmation: kept on the device first, then sent in order.
+export async function enqueue(path, payload, { label, record = false, onAnswer } = {}) {
+  const entry = {
+    key: uuid(),
+    path,
+    payload,
+    label: label || path,
+    record,
+    user: data.user?.id,
+    page: data.page,
+    created: Date.now(),
+  };
+  await store(OUTBOX, "readwrite", (s) => s.add(entry));
+  if (onAnswer) listeners.set(entry.key, onAnswer);
+  if (!record) remember(entry, "queued");
+  showQueued();
+  drain();
+  return entry;
+}
+
+// Record a scan as it happened (raw, step, result) — through the same outbox.
+function recordScan(raw, step, result, message = "") {
+  if (!data.user) return;
+  enqueue(
+    "/scans",
+    { raw: raw.slice(0, 512), step: `${data.page}:${step}`.slice(0, 40), result, message: message.slice(0, 255), device: device(), site_id: data.site?.id ?? null },
+    { record: true },
+  );
+}
+
+let draining = false;
+let backoff = 1000;
+let retryTimer = null;
+
+export async function drain() {
+  if (draining || !data.user) return;
+  draining = true;
+  try {
+    for (;;) {
+      const waiting = (await all(OUTBOX)).filter((e) => e.user === data.user.id);
+      if (!waiting.length) break;
+      const entry = waiting[0];
+      const outcome = await send(entry);
+      if (outcome === "retry") {
+        clearTimeout(retryTimer);
+        retryTimer = setTimeout(drain, backoff);
+        backoff = Math.min(backoff * 2, BACKOFF_MAX_MS);
+        break;
+      }
+      if (outcome === "signin") break;
+      backoff = 1000;
+    }
+  } finally {
+    draining = false;
+    showQueued();
+  }
+}
+
+async function send(entry) {
+  let answer;
+  const attempt = () =>
+    fetch(API + entry.path, {
+      method: "POST",
+      credentials: "same-origin",
+      headers: {
+        "Content-Type": "application/json",
+        Accept: "application/json",
+        "X-CSRFToken": csrfToken,
+        "Idempotency-Key": entry.key,
+      },
+      body: JSON.stringify(entry.payload),
+    });
+  try {
+    answer = await attempt();
+    if (answer.status === 400) {
+      const problem = await problemOf(answer.clone());
+      if (/csrf/i.test(problem.detail || "")) {
+        if (!(await freshToken())) return "signin";
+        answer = await attempt();
+      }
+    }
+  } catch (_) {
+    return "retry"; // no network
+  }
+  if (answer.status === 401) return "signin";
+  if (answer.status === 429 || answer.status >= 500 || answer.status === 408) return "retry";
+  const json = answer.status === 204 ? null : await problemOf(answer);
+  if (answer.status === 409 && /in flight|still running|running/i.test(json?.detail || "")) return "retry";
+  await store(OUTBOX, "readwrite", (s) => s.delete(entry.seq));
+  if (answer.ok) {
+    if (!entry.record) remember(entry, "sent");
+    listeners.get(entry.key)?.("sent", json);
+  } else if (!entry.record) {
+    // A conflict found on replay: kept for the user to resolve, never dropped.
+    const refused = { ...entry, problem: json, status: answer.status, refusedAt: Date.now() };
+    await store(REFUSED, "readwrite", (s) => s.put(refused));
+    remember(entry, "refused", describe(json));
+    listeners.get(entry.key)?.("refused", json);
+    if (!listeners.has(entry.key)) fail(`Refused when sent: ${entry.label} — ${describe(json)}`);
+    showRefused();
+  }
+  listeners.delete(entry.key);
+  return "done";
+}
+
+async function showQueued() {
+  const badge = $("#queued");
+  if (!badge || !data.user) return;
+  const waiting = (await all(OUTBOX)).filter((e) => !e.record);
+  const mine = waiting.filter((e) => e.user === data.user.id);
+  const others = waiting.length - mine.length;
+  badge.textContent = `queued: ${mine.length}` + (others ? ` (+${others} of another user)` : "");
+  badge.classList.toggle("waiting", mine.length > 0);
+  const list = $("#outbox-list");
+  if (list) {
+    list.innerHTML = waiting
+      .map((e) => html`<li><span class="state queued">queued</span> ${e.label}</li>`)
+      .join("");
+    $("#outbox-section").hidden = !waiting.length;
+  }
+}
+
+async function showRefused() {
+  const list = $("#conflicts-list");
+  if (!list || !data.user) return;
+  const refused = (await all(REFUSED)).filter((e) => e.user === data.user.id);
+  $("#conflicts-section").hidden = !refused.length;
+  list.innerHTML = refused
+    .map(
+      (e) =>
+        html`<li><span class="state refused">refused</span> ${e.label}<br>${describe(e.problem || {})}<div class="row">` +
+        `<button type="button" class="big" data-retry="${escape(e.key)}">Try again</button>` +
+        `<button type="button" class="big secondary" data-drop="${escape(e.key)}">Drop</button></div></li>`,
+    )
+    .join("");
+  list.querySelectorAll("[data-retry]").forEach((b) =>
+    b.addEventListener("click", async () => {
+      const entry = refused.find((e) => e.key === b.dataset.retry);
+      await store(REFUSED, "readwrite", (s) => s.delete(entry.key));
+      // A new key: the refusal of the old one is what the server keeps for it.
+      await enqueue(entry.path, entry.payload, { label: entry.label });
+      showRefused();
+    }),
+  );
+  list.querySelectorAll("[data-drop]").forEach((b) =>
+    b.addEventListener("click", async () => {
+      await store(REFUSED, "readwrite", (s) => s.delete(b.dataset.drop));
+      showRefused();
+    }),
+  );
+}
+
+// The page's own list of what was confirmed here: queued → sent or refused.
+function logKey() {
+  return `wms-log-${data.user?.id}-${data.page}`;
+}
+
+function remember(entry, state, detail = "") {
+  const log = JSON.parse(localStorage.getItem(logKey()) || "[]");
+  const found = log.find((e) => e.key === entry.key);
+  if (found) Object.assign(found, { state, detail });
+  else log.unshift({ key: entry.key, label: entry.label, state, detail });
+  localStorage.setItem(logKey(), JSON.stringify(log.slice(0, 30)));
+  showLog();
+}
+
+function showLog() {
+  const list = $("#list");
+  if (!list) return;
+  const log = JSON.parse(localStorage.getItem(logKey()) || "[]");
+  list.innerHTML = log
+    .map((e) => html`<li><span class="state ${e.state}">${e.state}</span> ${e.label}${e.detail ? ` — ${e.detail}` : ""}</li>`)
+    .join("");
+}
+
+// --- idle lock ----------------------------------------------------------------------------------
+
+function wireIdleLock() {
+  const form = $("#lock-form");
+  if (!form || !data.idleLockS) return;
+  let last = Date.now();
+  const touch = () => (last = Date.now());
+  ["keydown", "pointerdown", "touchstart"].forEach((e) => document.addEventListener(e, touch, true));
+  setInterval(() => {
+    if (Date.now() - last > data.idleLockS * 1000 && navigator.onLine) form.submit();
+  }, 5000);
+}
+
+// --- the pages ----------------------------------------------------------------------------------
+
+async function lookUp(path) {
+  try {
+    return await call("GET", path);
+  } catch (_) {
+    return null; // offline
+  }
+}
+
+const pages = {};
+
+pages.login = () => {
+  // The refusal is already on the page, beside the field: sound and vibrate only.
+  if (data.error) {
+    tone(220, 450);
+    navigator.vibrate?.([300, 100, 300]);
+    flash("error");
+    felt("error");
+  }
+};
+
+pages.home = () => {
+  showRefused();
+};
+
+function qtyStep(prompt, fallback) {
+  setPrompt(`${prompt}${fallback ? ` (CONFIRM = ${fallback})` : ""}`, { numeric: true });
+}
+
+function quantityOf(raw, command, fallback) {
+  if (command === "CONFIRM" && fallback) return fallback;
+  if (!isQuantity(raw)) return null;
+  const n = Number(raw);
+  return n > 0 ? n : null;
+}
+
+pages.receive = () => {
+  const receipt = data.receipt;
+  if (!receipt) {
+    setPrompt("Scan the receipt number or a dock");
+    handler = async (raw, command) => {
+      if (command) return;
+      const found = await lookUp(`/receipts?number=${encodeURIComponent(raw)}&site_id=${data.site.id}`);
+      if (found === null) return fail("No network: opening a receipt needs the network");
+      if (found.ok && found.json.items.length) {
+        recordScan(raw, "receipt", "ok");
+        ok();
+        location.search = `?receipt=${found.json.items[0].id}`;
+        return;
+      }
+      const slot = await lookUp(`/slots/scan/${encodeURIComponent(raw)}`);
+      if (slot?.ok && ["dock", "staging"].includes(slot.json.kind)) {
+        const made = await call("POST", "/receipts", { site_id: data.site.id, dock_slot_id: slot.json.id, kind: "blind" });
+        if (!made.ok) return fail(describe(made.json));
+        recordScan(raw, "dock", "ok");
+        ok();
+        location.search = `?receipt=${made.json.id}`;
+        return;
+      }
+      recordScan(raw, "receipt", "error", "not a receipt or dock");
+      fail(expected("a receipt number or a dock, ", "", raw).replace(" ,", ""));
+    };
+    return;
+  }
+  const lines = new Map(receipt.lines.map((l) => [`${l.item_id}|${l.lot}`, l]));
+  const table = $("#receipt-lines");
+  const drawLines = () => {
+    table.hidden = !lines.size;
+    table.querySelector("tbody").innerHTML = [...lines.values()]
+      .map((l) => {
+        // Blind receipts have no variance; on an ASN a line it did not list is all over.
+        const variance = receipt.kind === "blind" ? null : l.received - (l.expected ?? 0);
+        const mark = variance > 0 ? "over" : variance < 0 ? "under" : "";
+        const text = variance === null ? "—" : variance > 0 ? `+${variance} over` : variance < 0 ? `${variance} under` : "0";
+        return html`<tr><td><b>${l.sku}</b><br>${l.name || ""}</td><td>${l.lot || "—"}</td><td>${l.expected ?? "—"}</td><td>${l.received}</td><td class="${mark}">${text}</td></tr>`;
+      })
+      .join("");
+  };
+  drawLines();
+  const closeButton = $("#close-receipt");
+  closeButton.hidden = receipt.status !== "open";
+  closeButton.addEventListener("click", async () => {
+    try {
+      const closed = await call("POST", `/receipts/${receipt.id}/close`);
+      if (!closed.ok) return fail(describe(closed.json));
+      ok();
+      setCard(html`<p class="big-text">${receipt.number} closed</p><p><a class="big" href="/scanners/putaway">Put away now</a></p>`);
+      closeButton.hidden = true;
+    } catch (_) {
+      fail("No network: closing needs the network; your scans stay queued");
+    }
+  });
+  let item = null;
+  const start = () => {
+    item = null;
+    setSteps(["Item", "Quantity"], 0);
+    setPrompt(`Scan an item for ${receipt.number}`);
+    setCard(html`<p>Receipt <b>${receipt.number}</b> · dock ${receipt.dock}</p>`);
+  };
+  start();
+  handler = async (raw, command) => {
+    if (command === "CANCEL") return start();
+    if (receipt.status !== "open") return fail(`Receipt ${receipt.number} is ${receipt.status}`);
+    if (!item) {
+      if (command) return;
+      const found = await lookUp(`/items/scan/${encodeURIComponent(raw)}`);
+      if (found && !found.ok) {
+        recordScan(raw, "item", "error", describe(found.json));
+        return fail(describe(found.json));
+      }
+      item = { raw, ...(found ? found.json : {}) };
+      recordScan(raw, "item", "ok");
+      ok();
+      const known = found
+        ? html`<p class="big-text">${item.item.sku}</p><p>${item.item.name}</p><dl><dt>Lot</dt><dd>${item.lot || "—"}</dd><dt>Expiry</dt><dd>${item.expiry || "—"}</dd><dt>Per scan</dt><dd>${item.units}</dd></dl>`
+        : html`<p class="big-text">${raw}</p><p>Offline: the item is checked when this is sent.</p>`;
+      setCard(known);
+      setSteps(["Item", "Quantity"], 1);
+      return qtyStep("How many?", null);
+    }
+    const quantity = quantityOf(raw, command, null);
+    if (!quantity) {
+      recordScan(raw, "quantity", "error", "not a quantity");
+      return fail(expected("a quantity,", "", raw).replace(" ,", ""));
+    }
+    recordScan(raw, "quantity", "ok");
+    ok();
+    const scanned = item;
+    const label = `${quantity} × ${scanned.item ? scanned.item.sku : scanned.raw} on ${receipt.number}`;
+    enqueue(`/receipts/${receipt.id}/scanned-lines`, { scan: scanned.raw, quantity }, {
+      label,
+      onAnswer: (state, line) => {
+        if (state !== "sent") return fail(`${label}: ${describe(line)}`);
+        const key = `${line.item_id}|${line.lot}`;
+        const known = lines.get(key) || { item_id: line.item_id, lot: line.lot, sku: scanned.item?.sku || `item ${line.item_id}`, name: scanned.item?.name };
+        known.received = line.received_qty;
+        known.expected = line.expected_qty;
+        lines.set(key, known);
+        drawLines();
+      },
+    });
+    start();
+  };
+};
+
+pages.putaway = () => {
+  let task = null;
+  let itemRaw = null;
+  const start = () => {
+    task = null;
+    setSteps(["Item", "Slot"], 0);
+    setPrompt("Scan a received item (or its tote)");
+    setCard("");
+  };
+  start();
+  handler = async (raw, command) => {
+    if (command === "CANCEL") return start();
+    if (!task) {
+      if (command) return;
+      let found;
+      try {
+        found = await call("POST", "/putaway-tasks/for-scan", { site_id: data.site.id, scan: raw });
+      } catch (_) {
+        return fail("No network: finding the slot needs the network");
+      }
+      if (!found.ok) {
+        recordScan(raw, "item", "error", describe(found.json));
+        return fail(describe(found.json));
+      }
+      task = found.json;
+      itemRaw = raw;
+      recordScan(raw, "item", "ok");
+      ok();
+      setSteps(["Item", "Slot"], 1);
+      setCard(
+        html`<p>${task.quantity - task.done_qty} × <b>${task.sku}</b> ${task.item_name}${task.lot ? ` · lot ${task.lot}` : ""}</p><p>from ${task.from_slot_barcode} to</p><p class="big-text" id="suggested">${task.to_slot_barcode}</p>`,
+      );
+      return setPrompt(`Scan slot ${task.to_slot_barcode} (or another free slot)`);
+    }
+    if (command) return;
+    const other = raw !== task.to_slot_barcode;
+    recordScan(raw, "slot", "ok", other ? `instead of ${task.to_slot_barcode}` : "");
+    ok();
+    const quantity = task.quantity - task.done_qty;
+    const label = `${quantity} × ${task.sku} → ${raw}${other ? ` (suggested ${task.to_slot_barcode})` : ""}`;
+    enqueue(`/tasks/${task.id}/complete`, { from_slot: task.from_slot_barcode, item: itemRaw, quantity, to_slot: raw }, {
+      label,
+      onAnswer: (state, answer) => state === "refused" && fail(`${label}: ${describe(answer)}`),
+    });
+    start();
+  };
+};
+
+pages.tasks = () => {
+  const waiting = data.tasks.map((t) => ({ ...t, skipped: false, done: false }));
+  const STEPS = ["From", "Item", "Qty", "To"];
+  let current = null;
+  let step = 0;
+  let scans = {};
+  const list = $("#waiting");
+  const draw = () => {
+    list.innerHTML = waiting
+      .filter((t) => !t.done)
+      .map(
+        (t) =>
+          html`<li class="${t === current ? "current" : ""}" data-task="${t.id}"><b>${t.kind}</b> ${t.remaining} × ${t.sku} · ${t.from} → ${t.to || "any"}` +
+          (t === current ? "" : ` <button type="button" class="big secondary" data-pick="${t.id}">Do this</button>`) +
+          "</li>",
+      )
+      .join("") || "<li>Nothing waiting for you here.</li>";
+    list.querySelectorAll("[data-pick]").forEach((b) =>
+      b.addEventListener("click", () => choose(waiting.find((t) => String(t.id) === b.dataset.pick))),
+    );
+  };
+  const prompts = () => [
+    `Scan source slot ${current.from}`,
+    `Scan item ${current.sku}`,
+    `How many? (CONFIRM = ${current.remaining})`,
+    current.to && current.kind !== "putaway" ? `Scan destination ${current.to}` : `Scan destination ${current.to || ""} (or another slot)`,
+  ];
+  const choose = (task) => {
+    current = task || null;
+    step = 0;
+    scans = {};
+    if (!current) {
+      setSteps([], 0);
+      setCard("<p>All done here.</p>");
+      setPrompt("Nothing to scan");
+      return draw();
+    }
+    setSteps(STEPS, 0);
+    setCard(html`<p><b>${current.kind}</b> · ${current.remaining} × <b>${current.sku}</b> ${current.name}${current.lot ? ` · lot ${current.lot}` : ""}</p><p class="big-text">${current.from} → ${current.to || "?"}</p>`);
+    setPrompt(prompts()[0]);
+    draw();
+  };
+  const next = () => choose(waiting.find((t) => !t.done && !t.skipped) || waiting.find((t) => !t.done));
+  next();
+  handler = (raw, command) => {
+    if (!current) return;
+    if (command === "SKIP") {
+      current.skipped = true;
+      return next();
+    }
+    if (command === "CANCEL") return choose(current);
+    if (step === 0) {
+      if (raw !== current.from) {
+        recordScan(raw, "from", "error");
+        return fail(expected("slot", current.from, raw));
+      }
+      scans.from = raw;
+    } else if (step === 1) {
+      if (!matchesItem(raw, current.barcodes)) {
+        recordScan(raw, "item", "error");
+        return fail(expected("item", current.sku, raw));
+      }
+      scans.item = raw;
+    } else if (step === 2) {
+      const quantity = quantityOf(raw, command, current.remaining);
+      if (!quantity || quantity > current.remaining) {
+        recordScan(raw, "quantity", "error");
+        return fail(`Expected a quantity of 1 to ${current.remaining}, scanned ${raw}`);
+      }
+      scans.quantity = quantity;
+    } else {
+      if (command) return;
+      if (current.to && current.kind !== "putaway" && raw !== current.to) {
+        recordScan(raw, "to", "error");
+        return fail(expected("slot", current.to, raw));
+      }
+      scans.to = raw;
+    }
+    recordScan(raw, STEPS[step].toLowerCase(), "ok");
+    ok();
+    step += 1;
+    if (step < STEPS.length) {
+      setSteps(STEPS, step);
+      return setPrompt(prompts()[step], { numeric: step === 2 });
+    }
+    const task = current;
+    const label = `${scans.quantity} × ${task.sku} ${task.from} → ${scans.to}`;
+    enqueue(`/tasks/${task.id}/complete`, { from_slot: scans.from, item: scans.item, quantity: scans.quantity, to_slot: scans.to }, {
+      label,
+      onAnswer: (state, answer) => state === "refused" && fail(`${label}: ${describe(answer)}`),
+    });
+    task.remaining -= scans.quantity;
+    task.done = task.remaining <= 0;
+    if (task.done) next();
+    else choose(task);
+  };
+};
+
+pages.pick = () => {
+  const pickList = data.pickList;
+  $("#take-next")?.addEventListener("click", async () => {
+    try {
+      const taken = await call("POST", "/pick-lists/next", { site_id: data.site.id });
+      if (taken.status === 204) return fail("No pick list is waiting: no wave is released");
+      if (!taken.ok) return fail(describe(taken.json));
+      ok();
+      location.reload();
+    } catch (_) {
+      fail("No network: taking a pick list needs the network");
+    }
+  });
+  if (!pickList) {
+    setPrompt("Tap “Take next pick list”");
+    handler = () => fail("No pick list in progress: take the next one first");
+    return;
+  }
+  const tasks = pickList.tasks.map((t) => ({ ...t, done: t.status !== "open" }));
+  const STEPS = ["Slot", "Item", "Qty", "Tote"];
+  let current = null;
+  let step = 0;
+  let picked = 0;
+  let reason = "";
+  const walk = $("#walk");
+  const draw = () => {
+    const done = tasks.filter((t) => t.done).length;
+    walk.innerHTML = tasks
+      .map(
+        (t, i) =>
+          html`<li class="${t === current ? "current" : ""}">${i + 1}. <b>${t.slot}</b> · ${t.quantity} × ${t.sku} → ${t.tote}` +
+          (t.done ? ' <span class="state sent">done</span>' : ""),
+      )
+      .join("");
+    const next = tasks.find((t) => !t.done && t !== current);
+    if (!current) {
+      setCard(html`<p class="big-text">${pickList.number} done</p><p>${done} / ${tasks.length} picked. Take the totes to packing.</p>`);
+      $("#take-next").hidden = false;
+      return;
+    }
+    setCard(
+      html`<p id="progress">${done} / ${tasks.length} done · ${pickList.number}</p><p class="big-text">${current.slot}</p><p>${current.quantity} × <b>${current.sku}</b> ${current.name}${current.lot ? ` · lot ${current.lot}` : ""}</p><p>into tote <b>${current.tote}</b>${next ? html` · next slot ${next.slot}` : ""}</p>`,
+    );
+  };
+  const prompts = () => [`Scan slot ${current.slot}`, `Scan item ${current.sku}`, `How many? (CONFIRM = ${current.quantity})`, `Scan tote ${current.tote}`];
+  const begin = () => {
+    current = tasks.find((t) => !t.done) || null;
+    step = 0;
+    reason = "";
+    if (!current) {
+      setSteps([], 0);
+      setPrompt("Pick list done");
+    } else {
+      setSteps(STEPS, 0);
+      setPrompt(prompts()[0]);
+    }
+    draw();
+  };
+  const confirm = () => {
+    const task = current;
+    const label = `${picked} of ${task.quantity} × ${task.sku} from ${task.slot}${reason ? ` (short: ${reason})` : ""}`;
+    enqueue(`/pick-lists/${pickList.id}/tasks/${task.id}/confirm`, { quantity: picked, reason }, {
+      label,
+      onAnswer: (state, answer) => state === "refused" && fail(`${label}: ${describe(answer)}`),
+    });
+    task.done = true;
+    begin();
+  };
+  const short = $("#short");
+  short.addEventListener("close", () => {
+    if (short.returnValue !== "ok" || !current) return;
+    const found = Number($("#short-qty").value || 0);
+    if (!(found >= 0 && found < current.quantity)) return fail(`A short pick is 0 to ${current.quantity - 1} units`);
+    picked = found;
+    reason = document.querySelector('input[name="short-reason"]:checked').value;
+    recordScan(`SHORT ${found}`, "short", "ok", reason);
+    ok();
+    if (picked === 0) return confirm();
+    step = 3;
+    setSteps(STEPS, 3);
+    setPrompt(prompts()[3]);
+  });
+  begin();
+  handler = (raw, command) => {
+    if (!current) return;
+    if (command === "CANCEL") return begin();
+    if (command === "SHORT") {
+      $("#short-qty").value = "0";
+      return short.showModal();
+    }
+    if (step === 0) {
+      if (raw !== current.slot) {
+        recordScan(raw, "slot", "error");
+        return fail(expected("slot", current.slot, raw));
+      }
+    } else if (step === 1) {
+      if (!matchesItem(raw, current.barcodes)) {
+        recordScan(raw, "item", "error");
+        return fail(expected("item", current.sku, raw));
+      }
+    } else if (step === 2) {
+      const quantity = quantityOf(raw, command, current.quantity);
+      if (!quantity || quantity > current.quantity) {
+        recordScan(raw, "quantity", "error");
+        return fail(`Expected ${current.quantity} (fewer: scan SHORT), scanned ${raw}`);
+      }
+      picked = quantity;
+      if (quantity < current.quantity) reason = "short at the slot";
+    } else {
+      if (raw.toUpperCase() !== current.tote.toUpperCase()) {
+        recordScan(raw, "tote", "error");
+        return fail(expected("tote", current.tote, raw));
+      }
+    }
+    recordScan(raw, STEPS[step].toLowerCase(), "ok");
+    ok();
+    step += 1;
+    if (step < STEPS.length) {
+      setSteps(STEPS, step);
+      return setPrompt(prompts()[step], { numeric: step === 2 });
+    }
+    confirm();
+  };
+};
+
+pages.pack = () => {
+  let pkg = null;
+  let order = null;
+  let line = null;
+  const packed = new Map();
+  const table = $("#order-lines");
+  const closeButton = $("#close-package");
+  const draw = () => {
+    table.hidden = !order;
+    if (!order) return;
+    $("#order-caption").textContent = `Order ${order.number}`;
+    table.querySelector("tbody").innerHTML = order.lines
+      .map((l) => html`<tr><td><b>${l.sku}</b></td><td>${l.picked_qty}</td><td>${packed.get(l.id) || 0}</td></tr>`)
+      .join("");
+  };
+  const start = () => {
+    line = null;
+    if (!pkg) {
+      setSteps(["Tote", "Items", "Close"], 0);
+      setPrompt("Scan a tote");
+      closeButton.hidden = true;
+    } else {
+      setSteps(["Tote", "Items", "Close"], 1);
+      setPrompt("Scan an item (or another tote of the order)");
+      closeButton.hidden = false;
+    }
+  };
+  const openTote = async (raw) => {
+    let opened;
+    try {
+      opened = await call("POST", "/packages", { tote: raw });
+    } catch (_) {
+      return fail("No network: opening a package needs the network");
+    }
+    if (!opened.ok) {
+      recordScan(raw, "tote", "error", describe(opened.json));
+      return fail(describe(opened.json));
+    }
+    const fetched = await call("GET", `/orders/${opened.json.order_id}`);
+    if (!fetched.ok) return fail(describe(fetched.json));
+    pkg = opened.json;
+    order = fetched.json;
+    packed.clear();
+    pkg.lines.forEach((l) => packed.set(l.order_line_id, (packed.get(l.order_line_id) || 0) + l.quantity));
+    recordScan(raw, "tote", "ok");
+    ok();
+    setCard(html`<p>Package for order <b>${order.number}</b> · totes ${pkg.totes.join(", ")}</p>`);
+    $("#label-links").hidden = true;
+    draw();
+    start();
+  };
+  closeButton.addEventListener("click", async () => {
+    let closed;
+    try {
+      closed = await call("POST", `/packages/${pkg.id}/close`, {});
+    } catch (_) {
+      return fail("No network: closing needs the network; your scans stay queued");
+    }
+    if (!closed.ok) return fail(describe(closed.json));
+    ok();
+    setCard(html`<p>Order <b>${order.number}</b> packed</p><p class="big-text">SSCC ${closed.json.sscc}</p>`);
+    const links = $("#label-links");
+    links.innerHTML =
+      `<a class="big" id="label-pdf" target="_blank" rel="noopener" href="${API}/labels/packages/${closed.json.id}?format=pdf">Print label (PDF)</a>` +
+      `<a class="big secondary" href="${API}/labels/packages/${closed.json.id}?format=zpl" download>ZPL</a>`;
+    links.hidden = false;
+    pkg = null;
+    order = null;
+    draw();
+    start();
+  });
+  start();
+  handler = async (raw, command) => {
+    if (command === "CANCEL") return start();
+    if (command && !line) return;
+    if (!command && /^T\d+-\d+$/i.test(raw)) return openTote(raw);
+    if (!pkg) {
+      recordScan(raw, "tote", "error");
+      return fail(expected("a tote label", "T<list>-<n>,", raw));
+    }
+    if (!line) {
+      const found = await lookUp(`/items/scan/${encodeURIComponent(raw)}`);
+      if (!found) return fail("No network: checking the item needs the network");
+      if (!found.ok) return fail(describe(found.json));
+      line = order.lines.find((l) => l.item_id === found.json.item.id);
+      if (!line) {
+        recordScan(raw, "item", "error", "not on the order");
+        return fail(`${found.json.item.sku} is not on order ${order.number}`);
+      }
+      recordScan(raw, "item", "ok");
+      ok();
+      const left = line.picked_qty - (packed.get(line.id) || 0);
+      setSteps(["Tote", "Items", "Close"], 1);
+      return qtyStep(`How many ${line.sku}?`, left > 0 ? left : null);
+    }
+    const left = line.picked_qty - (packed.get(line.id) || 0);
+    const quantity = quantityOf(raw, command, left);
+    if (!quantity || quantity > left) {
+      recordScan(raw, "quantity", "error");
+      return fail(`Expected a quantity of 1 to ${left}, scanned ${raw}`);
+    }
+    recordScan(raw, "quantity", "ok");
+    ok();
+    const target = line;
+    packed.set(target.id, (packed.get(target.id) || 0) + quantity);
+    draw();
+    const label = `${quantity} × ${target.sku} into the package of ${order.number}`;
+    enqueue(`/packages/${pkg.id}/lines`, { order_line_id: target.id, quantity }, {
+      label,
+      onAnswer: (state, answer) => {
+        if (state === "refused") {
+          packed.set(target.id, (packed.get(target.id) || 0) - quantity);
+          draw();
+          fail(`${label}: ${describe(answer)}`);
+        }
+      },
+    });
+    start();
+  };
+};
+
+pages.move = () => {
+  const STEPS = ["From", "Item", "Qty", "To"];
+  let step = 0;
+  let move = {};
+  const start = () => {
+    step = 0;
+    move = {};
+    setSteps(STEPS, 0);
+    setPrompt("Scan the source slot");
+    setCard("");
+  };
+  start();
+  handler = async (raw, command) => {
+    if (command === "CANCEL") return start();
+    if (step === 0 || step === 3) {
+      if (command) return;
+      const slot = await lookUp(`/slots/scan/${encodeURIComponent(raw)}`);
+      if (!slot) return fail("No network: checking the slot needs the network");
+      if (!slot.ok) return fail(describe(slot.json));
+      if (step === 0) move.from = slot.json;
+      else if (slot.json.id === move.from.id) return fail(`Expected another slot than ${raw}`);
+      else move.to = slot.json;
+    } else if (step === 1) {
+      if (command) return;
+      const found = await lookUp(`/items/scan/${encodeURIComponent(raw)}`);
+      if (!found) return fail("No network: checking the item needs the network");
+      if (!found.ok) return fail(describe(found.json));
+      move.item = found.json;
+    } else {
+      const quantity = quantityOf(raw, command, null);
+      if (!quantity) return fail(expected("a quantity,", "", raw).replace(" ,", ""));
+      move.quantity = quantity * (move.item.units || 1);
+    }
+    recordScan(raw, STEPS[step].toLowerCase(), "ok");
+    ok();
+    step += 1;
+    setCard(
+      html`<dl><dt>From</dt><dd>${move.from?.barcode || ""}</dd><dt>Item</dt><dd>${move.item?.item.sku || ""}${move.item?.lot ? ` lot ${move.item.lot}` : ""}</dd><dt>Qty</dt><dd>${move.quantity || ""}</dd></dl>`,
+    );
+    if (step < STEPS.length) {
+      setSteps(STEPS, step);
+      return setPrompt(["", "Scan the item", "How many?", "Scan the destination slot"][step], { numeric: step === 2 });
+    }
+    const label = `${move.quantity} × ${move.item.item.sku} ${move.from.barcode} → ${move.to.barcode}`;
+    enqueue("/moves", { from_slot_id: move.from.id, to_slot_id: move.to.id, item_id: move.item.item.id, lot: move.item.lot || "", quantity: move.quantity }, {
+      label,
+      onAnswer: (state, answer) => state === "refused" && fail(`${label}: ${describe(answer)}`),
+    });
+    start();
+  };
+};
+
+pages.count = () => {
+  let count = null;
+  let slot = null;
+  let item = null;
+  const lines = new Map();
+  const submit = $("#submit-count");
+  const drawLines = () => {
+    $("#list").innerHTML = [...lines.values()]
+      .map((l) => html`<li>${l.quantity} × <b>${l.sku}</b>${l.lot ? ` lot ${l.lot}` : ""}</li>`)
+      .join("");
+    submit.hidden = !count;
+  };
+  const start = () => {
+    item = null;
+    if (!count) {
+      setSteps(["Slot", "Items", "Submit"], 0);
+      setPrompt("Scan the slot to count");
+    } else {
+      setSteps(["Slot", "Items", "Submit"], 1);
+      setPrompt(`Scan an item in ${slot.barcode} (or submit)`);
+    }
+  };
+  submit.addEventListener("click", () => {
+    const payload = { lines: [...lines.values()].map(({ item_id, lot, expiry, quantity }) => ({ item_id, lot, expiry, quantity })) };
+    const label = `count of ${slot.barcode}: ${lines.size} line(s)`;
+    enqueue(`/counts/${count.id}/submit`, payload, {
+      label,
+      onAnswer: (state, answer) => {
+        if (state === "refused") return fail(`${label}: ${describe(answer)}`);
+        setCard(html`<p>Count of <b>${slot.barcode}</b> submitted (${answer.status}).</p>`);
+      },
+    });
+    ok();
+    count = null;
+    lines.clear();
+    drawLines();
+    setCard(html`<p>Count of <b>${slot.barcode}</b> queued.</p>`);
+    start();
+  });
+  start();
+  handler = async (raw, command) => {
+    if (command === "CANCEL") return start();
+    if (!count) {
+      if (command) return;
+      const found = await lookUp(`/slots/scan/${encodeURIComponent(raw)}`);
+      if (!found) return fail("No network: starting a count needs the network");
+      if (!found.ok) return fail(describe(found.json));
+      const started = await call("POST", "/counts", { slot_id: found.json.id, reason: "handheld count" });
+      if (!started.ok) return fail(describe(started.json));
+      slot = found.json;
+      count = started.json;
+      recordScan(raw, "slot", "ok");
+      ok();
+      setCard(html`<p>Counting <b class="big-text">${slot.barcode}</b></p><p>Count every unit you see; empty slot: submit with no line.</p>`);
+      drawLines();
+      return start();
+    }
+    if (!item) {
+      if (command) return;
+      const found = await lookUp(`/items/scan/${encodeURIComponent(raw)}`);
+      if (!found) return fail("No network: checking the item needs the network");
+      if (!found.ok) return fail(describe(found.json));
+      item = found.json;
+      recordScan(raw, "item", "ok");
+      ok();
+      return qtyStep(`How many ${item.item.sku}${item.lot ? ` lot ${item.lot}` : ""}?`, null);
+    }
+    const quantity = isQuantity(raw) ? Number(raw) : null;
+    if (quantity === null) return fail(expected("a quantity,", "", raw).replace(" ,", ""));
+    recordScan(raw, "quantity", "ok");
+    ok();
+    const key = `${item.item.id}|${item.lot || ""}`;
+    const known = lines.get(key) || { item_id: item.item.id, sku: item.item.sku, lot: item.lot || "", expiry: item.expiry || null, quantity: 0 };
+    known.quantity += quantity * (item.units || 1);
+    lines.set(key, known);
+    drawLines();
+    start();
+  };
+};
+
+function serverScanPage() {
+  // Look-ups and labels are answered by the server: a scan reloads the page with the code.
+  if (data.error) fail(data.error);
+  else if (new URLSearchParams(location.search).get("code")) ok();
+  handler = (raw) => {
+    location.search = `?code=${encodeURIComponent(raw)}`;
+  };
+}
+pages.lookup = serverScanPage;
+pages.labels = serverScanPage;
+
+// --- start --------------------------------------------------------------------------------------
+
+if ("serviceWorker" in navigator && window.isSecureContext) {
+  navigator.serviceWorker.register("/scanners/sw.js", { scope: "/scanners/" }).catch(() => {});
+}
+wireScanField();
+wireIdleLock();
+pages[data.page]?.();
+showLog();
+showQueued();
+drain();
+window.addEventListener("online", () => {
+  backoff = 1000;
+  drain();
+});
+setInterval(drain, 5000);
+window.wmsHandheld = { drain, enqueue, all: () => all(OUTBOX) };
+body.dataset.ready = "1"; // scans typed from now on are taken

@@ -1,0 +1,361 @@
+"""The handheld pages in a real Chromium at 360x640, scanned into as a keyboard wedge does.
+
+Each test starts a shift of its own at FW01 of the demo network (a receipt due, a released
+wave) and checks, in the served database, what the scans changed — or that they changed
+nothing.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+from sqlalchemy import func, select
+
+from tests.browser.flow_data import Shift, seed_shift
+from tests.browser.handheld import serious_violations, type_scan
+from wms.models import (
+    Movement,
+    MovementKind,
+    Order,
+    Package,
+    PackageStatus,
+    PickTask,
+    PickTaskStatus,
+    ReceiptLine,
+    ScanEvent,
+    StockCount,
+    Task,
+    TaskKind,
+    TaskStatus,
+)
+
+ASSOCIATE_BADGE = "B-1001"
+SUPERVISOR_BADGE, SUPERVISOR_PIN = "B-2001", "2468"
+
+
+@pytest.fixture
+def shift(live_server: Any) -> Shift:
+    with live_server.transaction() as session:
+        return seed_shift(session)
+
+
+def at(page: Any, path: str) -> None:
+    """Wait until the page shows path (query strings aside)."""
+    page.wait_for_url(lambda url: urlsplit(url).path == path)
+
+
+def open_page(page: Any, path: str) -> None:
+    """Go to a scanner page and wait until its script takes scans."""
+    page.goto(path)
+    ready(page)
+
+
+def ready(page: Any) -> None:
+    page.wait_for_function("document.body.dataset.ready === '1'")
+
+
+def feedback(page: Any, scans: int) -> str:
+    """Wait for the page's answer to its n-th scan: "ok" or "error"."""
+    page.wait_for_function(f"Number(document.body.dataset.scans) >= {scans}")
+    return str(page.evaluate("document.body.dataset.feedback"))
+
+
+def sign_in(page: Any, badge: str = ASSOCIATE_BADGE, pin: str | None = None) -> None:
+    """Scan the badge (and type the PIN), then choose FW01."""
+    open_page(page, "/scanners/")
+    type_scan(page, badge)
+    if pin is not None:
+        page.get_by_label("PIN").wait_for()
+        ready(page)
+        type_scan(page, pin)
+    at(page, "/scanners/")
+    page.get_by_role("button", name="FW01").click()
+    page.get_by_role("link", name="Receive Scan a receipt").wait_for()
+
+
+def gs1(shift: Shift, separator: str = "~") -> str:
+    """The GS1-128 carton code of the received item: GTIN, expiry, lot (variable, then GS)."""
+    yymmdd = shift.received_expiry.strftime("%y%m%d")
+    return f"01{int(shift.received_gtin):014d}10{shift.received_lot}{separator}17{yymmdd}"
+
+
+def test_badge_signs_in_and_supervisors_add_their_pin(page: Any) -> None:
+    open_page(page, "/scanners/pick")
+    assert "/scanners/login" in page.url
+    type_scan(page, "B-NOBODY")
+    page.get_by_text("this badge is not known here").wait_for()
+    ready(page)
+
+    type_scan(page, SUPERVISOR_BADGE)
+    page.get_by_label("PIN").wait_for()
+    ready(page)
+    type_scan(page, "0000")
+    page.get_by_text("wrong PIN").wait_for()
+    ready(page)
+    type_scan(page, SUPERVISOR_PIN)
+    # Signed in; a supervisor of several sites chooses one before the pick page opens.
+    at(page, "/scanners/")
+    assert "Sam Supervisor" in page.locator("header").inner_text()
+
+
+def test_a_shift_receive_put_away_pick_pack_count(
+    page: Any, live_server: Any, shift: Shift
+) -> None:
+    sign_in(page)
+    received = 4
+
+    # Receive: the receipt's number, then the carton's GS1 code (lot and expiry fill in).
+    page.get_by_role("link", name="Receive Scan a receipt").click()
+    ready(page)
+    type_scan(page, shift.receipt_number)
+    page.wait_for_url("**receipt=*")
+    ready(page)
+    type_scan(page, gs1(shift))
+    assert feedback(page, 1) == "ok"
+    card = page.locator("#card").inner_text()
+    assert shift.received_sku in card and shift.received_lot in card
+    assert shift.received_expiry.isoformat() in card
+    type_scan(page, str(received))
+    assert feedback(page, 2) == "ok"
+    page.locator("#list .state.sent").wait_for()
+    # Under-receipt is visible: 6 expected, 4 received.
+    assert "-2 under" in page.locator("#receipt-lines").inner_text()
+    page.get_by_role("button", name="Close receipt").click()
+    page.get_by_text(f"{shift.receipt_number} closed").wait_for()
+
+    # Put away: scan the item at the dock, see the slot, scan it.
+    page.get_by_role("link", name="Put away now").click()
+    ready(page)
+    type_scan(page, shift.received_gtin)
+    assert feedback(page, 1) == "ok"
+    suggested = page.locator("#suggested").inner_text()
+    type_scan(page, suggested)
+    page.locator("#list .state.sent").wait_for()
+
+    # Pick: take the released wave's list and walk it.
+    open_page(page, "/scanners/pick")
+    page.get_by_role("button", name="Take next pick list").click()
+    page.locator("#progress").wait_for()
+    ready(page)
+    scans = 0
+    for slot, gtin, quantity, tote in shift.picks:
+        for value in (slot, gtin, str(quantity), tote):
+            type_scan(page, value)
+            scans += 1
+            assert feedback(page, scans) == "ok", page.locator("#banner-text").inner_text()
+    page.get_by_text(f"{len(shift.picks)} / {len(shift.picks)} picked").wait_for()
+    page.locator("#list .state.sent").first.wait_for()
+
+    # Pack: the tote, its item, the suggested quantity, close for an SSCC and a label.
+    open_page(page, "/scanners/pack")
+    _slot, gtin, quantity, tote = shift.picks[0]
+    type_scan(page, tote)
+    assert feedback(page, 1) == "ok", page.locator("#banner-text").inner_text()
+    type_scan(page, gtin)
+    assert feedback(page, 2) == "ok"
+    type_scan(page, "CMD:CONFIRM")
+    assert feedback(page, 3) == "ok"
+    page.locator("#list .state.sent").wait_for()
+    page.get_by_role("button", name="Close package").click()
+    page.get_by_text("SSCC").wait_for()
+    label = page.get_by_role("link", name="Print label (PDF)").get_attribute("href")
+    assert label is not None
+    assert page.request.get(label).headers["content-type"] == "application/pdf"
+
+    # Count the pick face blind: no expected figure is ever shown.
+    open_page(page, "/scanners/count")
+    type_scan(page, shift.picks[0][0])
+    assert feedback(page, 1) == "ok"
+    type_scan(page, gtin)
+    assert feedback(page, 2) == "ok"
+    type_scan(page, "7")
+    assert feedback(page, 3) == "ok"
+    page.get_by_role("button", name="Submit count").click()
+    page.locator("#list .state.sent").wait_for()
+
+    with live_server.transaction(readonly=True) as session:
+        line = session.scalars(
+            select(ReceiptLine).where(ReceiptLine.receipt_id == shift.receipt_id)
+        ).one()
+        assert (line.received_qty, line.lot, line.expiry) == (
+            received,
+            shift.received_lot,
+            shift.received_expiry,
+        )
+        putaway = session.scalars(
+            select(Task).where(Task.kind == TaskKind.PUTAWAY, Task.item_id == line.item_id)
+        ).all()
+        assert [(t.status, t.done_qty, t.done_slot.barcode) for t in putaway] == [
+            (TaskStatus.DONE, received, suggested)
+        ]
+        picked = session.scalars(
+            select(PickTask).join(Order).where(Order.number == shift.order_number)
+        ).all()
+        assert [(t.status, t.picked_qty) for t in picked] == [(PickTaskStatus.PICKED, quantity)]
+        package = session.scalars(
+            select(Package).where(Package.order_id == picked[0].order_id)
+        ).one()
+        assert package.status is PackageStatus.CLOSED and package.sscc
+        count = session.scalars(
+            select(StockCount).where(StockCount.slot_id == picked[0].slot_id)
+        ).one()
+        assert [(c.counted_qty) for c in count.lines] == [7]
+        steps = set(session.scalars(select(ScanEvent.step).where(ScanEvent.result == "ok")))
+        assert {"receive:item", "putaway:slot", "pick:tote", "pack:tote", "count:slot"} <= steps
+
+
+def test_a_wrong_scan_shows_the_banner_and_changes_nothing(
+    page: Any, live_server: Any, shift: Shift
+) -> None:
+    sign_in(page)
+    open_page(page, "/scanners/pick")
+    page.get_by_role("button", name="Take next pick list").click()
+    page.locator("#progress").wait_for()
+    ready(page)
+    slot, _gtin, _quantity, _tote = shift.picks[0]
+
+    type_scan(page, slot)
+    assert feedback(page, 1) == "ok"
+    type_scan(page, shift.received_gtin)  # another item than the task's
+    assert feedback(page, 2) == "error"
+    banner = page.get_by_role("alert")
+    assert banner.is_visible()
+    assert f"scanned {shift.received_gtin}" in banner.inner_text()
+    assert "Expected item" in banner.inner_text()
+
+    # Until it is acknowledged, further scans only repeat the error.
+    type_scan(page, "2")
+    assert feedback(page, 3) == "error"
+    type_scan(page, "CMD:OK")
+    page.wait_for_function("document.getElementById('banner').hidden")
+    assert page.evaluate("document.activeElement.id") == "scan"
+
+    # The scans themselves are kept, the wrong one as an error.
+    page.wait_for_function("window.wmsHandheld.all().then(rows => rows.length === 0)")
+    with live_server.transaction(readonly=True) as session:
+        tasks = session.scalars(
+            select(PickTask).join(Order).where(Order.number == shift.order_number)
+        )
+        assert [(t.status, t.picked_qty) for t in tasks] == [(PickTaskStatus.OPEN, 0)]
+        wrong = session.scalars(
+            select(ScanEvent.raw).where(ScanEvent.result == "error", ScanEvent.step == "pick:item")
+        ).all()
+        assert shift.received_gtin in wrong
+
+
+def test_offline_confirmations_are_kept_and_delivered_exactly_once(
+    page: Any, live_server: Any, shift: Shift
+) -> None:
+    sign_in(page)
+    open_page(page, f"/scanners/receive?receipt={shift.receipt_id}")
+    # The service worker takes over on the next load, which it keeps for offline use.
+    page.evaluate("navigator.serviceWorker.ready.then(() => true)")
+    page.reload()
+    ready(page)
+    page.wait_for_function("navigator.serviceWorker.controller !== null")
+
+    page.context.set_offline(True)
+    confirmations = 20
+    for n in range(confirmations):
+        type_scan(page, gs1(shift))
+        assert feedback(page, 2 * n + 1) == "ok"
+        type_scan(page, "1")
+        assert feedback(page, 2 * n + 2) == "ok"
+    page.get_by_text(f"queued: {confirmations}").wait_for()
+    assert page.locator("#list .state.sent").count() == 0  # queued is never shown as done
+
+    page.reload()  # offline: the service worker answers, the outbox survives
+    ready(page)
+    page.get_by_text(f"queued: {confirmations}").wait_for()
+    with live_server.transaction(readonly=True) as session:
+        assert _receipt_movements(session, shift) == 0
+
+    page.context.set_offline(False)
+    page.get_by_text("queued: 0").wait_for(timeout=30_000)
+    page.wait_for_function("window.wmsHandheld.all().then(rows => rows.length === 0)")
+    assert page.locator("#list .state.sent").count() == confirmations
+    with live_server.transaction(readonly=True) as session:
+        assert _receipt_movements(session, shift) == confirmations
+        line = session.scalars(
+            select(ReceiptLine).where(ReceiptLine.receipt_id == shift.receipt_id)
+        ).one()
+        assert line.received_qty == confirmations
+
+
+def _receipt_movements(session: Any, shift: Shift) -> int:
+    return int(
+        session.scalar(
+            select(func.count())
+            .select_from(Movement)
+            .where(
+                Movement.kind == MovementKind.RECEIPT,
+                Movement.reference == f"receipt:{shift.receipt_id}",
+            )
+        )
+    )
+
+
+def test_lock_and_switch_user(page: Any) -> None:
+    sign_in(page)
+    open_page(page, "/scanners/count")
+    page.get_by_role("button", name="Lock").click()
+    page.get_by_role("heading", name="Locked — scan your badge").wait_for()
+    open_page(page, "/scanners/count")
+    assert "/scanners/login" in page.url  # locked pages stay locked
+    type_scan(page, ASSOCIATE_BADGE)
+    at(page, "/scanners/count")
+
+    page.get_by_role("link", name="Switch user").click()
+    ready(page)
+    type_scan(page, SUPERVISOR_BADGE)
+    page.get_by_label("PIN").wait_for()
+    ready(page)
+    type_scan(page, SUPERVISOR_PIN)
+    at(page, "/scanners/")
+    assert "Sam Supervisor" in page.locator("header").inner_text()
+
+
+PAGES = (
+    "/scanners/login",
+    "/scanners/",
+    "/scanners/receive",
+    "/scanners/putaway",
+    "/scanners/tasks",
+    "/scanners/pick",
+    "/scanners/pack",
+    "/scanners/move",
+    "/scanners/count",
+    "/scanners/lookup",
+    "/scanners/labels",
+    "/scanners/commands",
+)
+
+
+def test_pages_have_no_serious_accessibility_violations(page: Any, shift: Shift) -> None:
+    page.goto(PAGES[0])
+    found = {PAGES[0]: serious_violations(page)}
+    sign_in(page)
+    for path in PAGES[1:]:
+        page.goto(path)
+        found[path] = serious_violations(page)
+    open_page(page, f"/scanners/receive?receipt={shift.receipt_id}")
+    found["receive with a receipt"] = serious_violations(page)
+    open_page(page, f"/scanners/lookup?code={shift.picks[0][0]}")
+    found["lookup of a slot"] = serious_violations(page)
+    assert {path: v for path, v in found.items() if v} == {}
+
+
+def test_targets_and_text_are_big_enough_for_gloves(page: Any) -> None:
+    sign_in(page)
+    open_page(page, "/scanners/pick")
+    small = page.evaluate(
+        """() => [...document.querySelectorAll('button, a.big, input#scan')]
+            .filter(e => e.offsetParent !== null)
+            .map(e => [e.textContent.trim() || e.id, e.getBoundingClientRect().height,
+                       parseFloat(getComputedStyle(e).fontSize)])
+            .filter(([, h, f]) => h < 56 || f < 18)"""
+    )
+    assert small == []
+    assert page.evaluate("document.getElementById('scan').inputMode") == "none"
