@@ -93,6 +93,9 @@ INSTRUMENT = """() => {
 
 SCANS_SO_FAR = "() => Number(document.body.dataset.scans || 0)"
 FEEDBACK = "() => document.body.dataset.feedback || ''"
+#: Where typed keys go: a scan typed while #scan has lost the focus reaches nothing.
+FOCUS = """() => { const e = document.activeElement;
+  return !e || e === document.body ? "nothing" : e.id ? "#" + e.id : e.tagName.toLowerCase(); }"""
 
 
 @dataclass(slots=True)
@@ -179,7 +182,7 @@ def measure_scans(
 ) -> list[Scan]:
     """Type barcodes + Enter into the focused #scan; time each from Enter to its feedback."""
     page.evaluate(INSTRUMENT)
-    if not page.evaluate("() => document.activeElement && document.activeElement.id === 'scan'"):
+    if page.evaluate(FOCUS) != "#scan":
         notes.append("#scan did not have the focus when the page opened; focused it")
         page.focus("#scan")
     results: list[Scan] = []
@@ -187,9 +190,10 @@ def measure_scans(
         try:
             results.append(_one_scan(page, n, barcode, timeout_ms))
         except PlaywrightTimeout:
+            focus = page.evaluate(FOCUS)
             notes.append(
                 f"scan {n}: no feedback within {timeout_ms:.0f} ms "
-                "(<body data-scans> did not increase); stopped measuring"
+                f"(<body data-scans> did not increase; focus on {focus}); stopped measuring"
             )
             break
         except PlaywrightError as exc:
