@@ -140,7 +140,7 @@ def test_landing_page_still_opens_when_the_database_is_unreachable(unreachable_c
 # --- placeholders ---------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("path", ["/scanners/", "/console/"])
+@pytest.mark.parametrize("path", ["/console/"])
 def test_pages_not_built_yet_say_so(client, path):
     response = client.get(path)
 

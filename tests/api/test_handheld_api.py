@@ -1,0 +1,169 @@
+"""What the handheld pages ask of the API: receipts by number, receiving by the scanned
+barcode, and the putaway task for an item scanned at the dock."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from wms.models import ItemBarcode, Movement, SlotKind, Task, TaskKind
+
+GTIN = "08712345678906"
+CASE_GTIN = "18712345678903"
+
+
+@pytest.fixture
+def dock(make_slot):
+    return make_slot("DOCK-1", kind=SlotKind.DOCK, aisle=90, bay=1)
+
+
+@pytest.fixture
+def yoghurt(session, make_item):
+    item = make_item("YOG-500", gtin=GTIN, lot_tracked=True, expiry_tracked=True)
+    item.barcodes.append(ItemBarcode(barcode=CASE_GTIN, quantity=12))
+    session.flush()
+    return item
+
+
+@pytest.fixture
+def receipt(api_client, site, dock, yoghurt) -> dict[str, Any]:
+    answer = api_client.post(
+        "/api/v1/receipts",
+        {
+            "site_id": site.id,
+            "dock_slot_id": dock.id,
+            "kind": "asn",
+            "number": "DN-4711",
+            "lines": [
+                {
+                    "item_id": yoghurt.id,
+                    "quantity": 24,
+                    "lot": "L7",
+                    "expiry": (dt.date.today() + dt.timedelta(days=20)).isoformat(),
+                }
+            ],
+        },
+    )
+    assert answer.status_code == 201, answer.get_data(as_text=True)
+    return answer.json
+
+
+def movements(session) -> int:
+    return int(session.scalar(select(func.count()).select_from(Movement)))
+
+
+def gs1(gtin: str, lot: str, expiry: dt.date) -> str:
+    return f"01{gtin}17{expiry:%y%m%d}10{lot}"
+
+
+def test_a_receipt_is_found_by_the_number_on_its_delivery_note(api_client, receipt, site):
+    found = api_client.get("/api/v1/receipts", query={"number": "DN-4711", "site_id": site.id})
+    missing = api_client.get("/api/v1/receipts", query={"number": "DN-0000"})
+
+    assert [r["id"] for r in found.json["items"]] == [receipt["id"]]
+    assert missing.json["items"] == []
+
+
+def test_a_scanned_gs1_code_receives_its_lot_and_expiry(api_client, session, receipt, yoghurt):
+    expiry = dt.date.today() + dt.timedelta(days=20)
+
+    answer = api_client.post(
+        f"/api/v1/receipts/{receipt['id']}/scanned-lines",
+        {"scan": gs1(GTIN, "L7", expiry), "quantity": 5},
+    )
+
+    assert answer.status_code == 201, answer.get_data(as_text=True)
+    assert (answer.json["item_id"], answer.json["lot"]) == (yoghurt.id, "L7")
+    assert (answer.json["expiry"], answer.json["received_qty"]) == (expiry.isoformat(), 5)
+    assert answer.json["variance"] == -19
+
+
+def test_a_case_barcode_receives_its_units_per_scan(api_client, receipt):
+    expiry = dt.date.today() + dt.timedelta(days=20)
+
+    answer = api_client.post(
+        f"/api/v1/receipts/{receipt['id']}/scanned-lines",
+        {"scan": gs1(CASE_GTIN, "L7", expiry), "quantity": 2},
+    )
+
+    assert answer.json["received_qty"] == 24
+    assert answer.json["variance"] == 0
+
+
+def test_the_wedge_stand_in_for_the_group_separator_is_understood(api_client, receipt):
+    expiry = dt.date.today() + dt.timedelta(days=20)
+    scan = f"01{GTIN}10L7~17{expiry:%y%m%d}"  # lot is variable-length: ended by the stand-in
+
+    answer = api_client.post(
+        f"/api/v1/receipts/{receipt['id']}/scanned-lines",
+        {"scan": scan, "quantity": 1, "separator": "~"},
+    )
+
+    assert answer.status_code == 201, answer.get_data(as_text=True)
+    assert answer.json["lot"] == "L7"
+
+
+@pytest.mark.parametrize(
+    ("scan", "quantity", "field"),
+    [
+        ("08712345678913", 1, "scan"),  # a bad check digit
+        ("00000000000000000017", 1, "scan"),  # no such item
+        (GTIN, 1, "lot"),  # a lot-tracked item scanned without its lot
+        (GTIN, 0, "quantity"),
+    ],
+)
+def test_a_bad_scan_is_refused_naming_it_and_receives_nothing(
+    api_client, session, problem, receipt, scan, quantity, field
+):
+    before = movements(session)
+
+    answer = api_client.post(
+        f"/api/v1/receipts/{receipt['id']}/scanned-lines", {"scan": scan, "quantity": quantity}
+    )
+
+    assert answer.status_code in (404, 422)
+    problem(answer, answer.status_code, field=field)
+    assert movements(session) == before
+
+
+def test_an_item_scanned_at_the_dock_gets_one_putaway_task(
+    api_client, session, site, receipt, make_slot
+):
+    make_slot("A-01-01", aisle=1, bay=1, kind=SlotKind.RESERVE)
+    expiry = dt.date.today() + dt.timedelta(days=20)
+    api_client.post(
+        f"/api/v1/receipts/{receipt['id']}/scanned-lines",
+        {"scan": gs1(GTIN, "L7", expiry), "quantity": 6},
+    )
+
+    first = api_client.post("/api/v1/putaway-tasks/for-scan", {"site_id": site.id, "scan": GTIN})
+    again = api_client.post("/api/v1/putaway-tasks/for-scan", {"site_id": site.id, "scan": GTIN})
+
+    assert first.status_code == 200, first.get_data(as_text=True)
+    task = first.json
+    assert (task["kind"], task["quantity"], task["lot"]) == ("putaway", 6, "L7")
+    assert (task["from_slot_barcode"], task["to_slot_barcode"]) == ("DOCK-1", "A-01-01")
+    assert task["sku"] == "YOG-500"
+    assert again.json["id"] == task["id"]
+    assert (
+        session.scalar(select(func.count()).select_from(Task).where(Task.kind == TaskKind.PUTAWAY))
+        == 1
+    )
+
+
+def test_an_item_nothing_of_which_waits_at_a_dock_is_a_404(api_client, problem, site, yoghurt):
+    answer = api_client.post("/api/v1/putaway-tasks/for-scan", {"site_id": site.id, "scan": GTIN})
+
+    body = problem(answer, 404, field="scan")
+    assert "YOG-500" in body["detail"]
+
+
+def test_another_sites_putaway_is_refused(api_client, problem, make_site, yoghurt):
+    other = make_site()
+
+    answer = api_client.post("/api/v1/putaway-tasks/for-scan", {"site_id": other.id, "scan": GTIN})
+
+    problem(answer, 403)
