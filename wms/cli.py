@@ -8,6 +8,7 @@ exit non-zero; they never print a traceback.
 from __future__ import annotations
 
 import datetime as dt
+import os
 import sys
 from typing import Any
 
@@ -112,27 +113,47 @@ def _masked_url(engine: Engine) -> str:
     type=click.IntRange(1, 64),
     help="More than one runs gunicorn with that many worker processes.",
 )
+@click.option(
+    "--cert",
+    type=click.Path(exists=True, dir_okay=False),
+    help="TLS certificate (PEM): serve HTTPS, as handhelds need for offline pages.",
+)
+@click.option("--key", type=click.Path(exists=True, dir_okay=False), help="Its private key (PEM).")
 @with_appcontext
-def serve(host: str, port: int, workers: int) -> None:
+def serve(host: str, port: int, workers: int, cert: str | None, key: str | None) -> None:
     """Serve the web app (scanner pages, console, API)."""
+    if (cert is None) != (key is None):
+        raise click.UsageError("--cert and --key go together")
     app = current_app._get_current_object()  # type: ignore[attr-defined]
-    _print_banner(app, host, port)
+    if cert is not None:
+        # Cookies only over HTTPS from now on; gunicorn's workers read it from the environment.
+        os.environ["WMS_SESSION_COOKIE_SECURE"] = "true"
+        app.config["SESSION_COOKIE_SECURE"] = True
+    _print_banner(app, host, port, scheme="https" if cert else "http")
     if workers > 1:
         from wms.server import run_gunicorn
 
-        run_gunicorn(host=host, port=port, workers=workers)
+        run_gunicorn(host=host, port=port, workers=workers, cert=cert, key=key)
     else:
         from werkzeug.serving import run_simple
 
         # Flask's own server (what `flask run` uses); app.run() refuses inside a Flask CLI.
-        run_simple(host, port, app, threaded=True, use_reloader=False, use_debugger=False)
+        run_simple(
+            host,
+            port,
+            app,
+            threaded=True,
+            use_reloader=False,
+            use_debugger=False,
+            ssl_context=(cert, key) if cert and key else None,
+        )
 
 
-def _print_banner(app: Flask, host: str, port: int) -> None:
+def _print_banner(app: Flask, host: str, port: int, *, scheme: str = "http") -> None:
     from wms import demo
 
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
-    base = f"http://{shown}:{port}"
+    base = f"{scheme}://{shown}:{port}"
     out = Console()
     out.print(f"[bold]Front-warehouse fulfilment[/] on {base}")
     out.print(f"  landing page    {base}/")

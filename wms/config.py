@@ -27,6 +27,17 @@ PROFILES: dict[str, dict[str, Any]] = {
     },
 }
 
+#: Session cookies: never readable by scripts, not sent on cross-site posts. Secure (HTTPS
+#: only) when `wms serve --cert` serves HTTPS or WMS_SESSION_COOKIE_SECURE=true is set
+#: behind a TLS-terminating proxy.
+COOKIES: dict[str, Any] = {
+    "SESSION_COOKIE_HTTPONLY": True,
+    "SESSION_COOKIE_SAMESITE": "Lax",
+    "SESSION_COOKIE_SECURE": False,
+    "REMEMBER_COOKIE_HTTPONLY": True,
+    "REMEMBER_COOKIE_SAMESITE": "Lax",
+}
+
 DEFAULT_SQLITE_NAME = "wms.sqlite3"
 SECRET_KEY_FILE = "secret_key"
 
@@ -40,6 +51,7 @@ def load_config(app: Flask, overrides: dict[str, Any] | None = None) -> None:
             f"WMS_PROFILE={profile!r} is not a known profile (choose from {', '.join(PROFILES)})"
         )
     app.config["PROFILE"] = profile
+    app.config.from_mapping(COOKIES)
     app.config.from_mapping(PROFILES[profile])
     app.config.from_prefixed_env("WMS")
     app.config.from_mapping(overrides)

@@ -23,14 +23,17 @@ class _Gunicorn(BaseApplication):
         return create_app()
 
 
-def run_gunicorn(*, host: str, port: int, workers: int) -> None:
-    """Serve with gunicorn: one app per worker process, access log on stdout."""
-    _Gunicorn(
-        {
-            "bind": f"{host}:{port}",
-            "workers": workers,
-            "accesslog": "-",
-            "graceful_timeout": 10,
-            "timeout": 60,
-        }
-    ).run()
+def run_gunicorn(
+    *, host: str, port: int, workers: int, cert: str | None = None, key: str | None = None
+) -> None:
+    """Serve with gunicorn: one app per worker process, access log on stdout; HTTPS with cert."""
+    options: dict[str, Any] = {
+        "bind": f"{host}:{port}",
+        "workers": workers,
+        "accesslog": "-",
+        "graceful_timeout": 10,
+        "timeout": 60,
+    }
+    if cert and key:
+        options.update(certfile=cert, keyfile=key)
+    _Gunicorn(options).run()
