@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any, Literal, TypeVar, cast
 
 from flask import Flask, Response, current_app, g, request
-from flask_login import LoginManager, UserMixin, current_user
+from flask_login import LoginManager, current_user
 from flask_smorest import Api
 from flask_wtf.csrf import CSRFProtect
 from sqlalchemy.orm import selectinload
@@ -26,6 +26,7 @@ from wms import tokens
 from wms.db import transaction
 from wms.errors import Forbidden, Unauthorized
 from wms.models import ApiToken, User, utcnow
+from wms.users import SessionUser
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -85,28 +86,6 @@ class Principal:
             role=user.role,
             site_ids=user.site_ids,
             requires_idempotency_key=True,
-        )
-
-
-@dataclass(frozen=True, eq=False)
-class SessionUser(UserMixin):
-    """What Flask-Login keeps of a signed-in User for one request (loaded, then detached)."""
-
-    id: int
-    username: str
-    display_name: str
-    role: str
-    site_ids: frozenset[int]
-
-    @classmethod
-    def of(cls, user: User) -> SessionUser:
-        """Copy what a request needs from a User row."""
-        return cls(
-            id=user.id,
-            username=user.username,
-            display_name=user.display_name,
-            role=str(user.role.value),
-            site_ids=frozenset(site.id for site in user.sites),
         )
 
 

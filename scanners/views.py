@@ -31,12 +31,12 @@ from flask_wtf.csrf import generate_csrf
 from sqlalchemy import select
 from werkzeug.wrappers import Response as WerkzeugResponse
 
-from api.auth import SessionUser
 from scanners import commands
 from wms import lookup, picklists, receiving, scanning, tasks, users
 from wms.db import transaction
 from wms.errors import WmsError
 from wms.models import Item, ItemBarcode, PickTaskStatus, Receipt, Site
+from wms.users import SessionUser
 
 F = TypeVar("F", bound=Callable[..., Any])
 

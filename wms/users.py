@@ -103,3 +103,38 @@ def check_badge(
     session.flush()
     left = PIN_TRIES - user.failed_pin_attempts
     return BadgeCheck(None, "wrong_pin", f"wrong PIN: {left} more tries before a wait")
+
+
+# --- who a signed-in browser session is -----------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class SessionUser:
+    """What a browser session keeps of a signed-in User for one request (loaded, then detached).
+
+    It answers what Flask-Login asks of a user object, so pages and the API share it.
+    """
+
+    id: int
+    username: str
+    display_name: str
+    role: str
+    site_ids: frozenset[int]
+
+    is_authenticated = True
+    is_active = True
+    is_anonymous = False
+
+    def get_id(self) -> str:
+        return str(self.id)
+
+    @classmethod
+    def of(cls, user: User) -> SessionUser:
+        """Copy what a request needs from a User row."""
+        return cls(
+            id=user.id,
+            username=user.username,
+            display_name=user.display_name,
+            role=str(user.role.value),
+            site_ids=frozenset(site.id for site in user.sites),
+        )
