@@ -11,7 +11,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from wms import orders, receiving, waves
 from wms.models import (
@@ -22,6 +22,9 @@ from wms.models import (
     Slot,
     SlotKind,
     Stock,
+    Task,
+    TaskKind,
+    TaskStatus,
     Temperature,
     utcnow,
 )
@@ -140,4 +143,61 @@ def seed_shift(session: Session, *, received_qty: int = 6) -> Shift:
         received_qty=received_qty,
         order_number=order.number,
         picks=picks,
+    )
+
+
+@dataclass(frozen=True)
+class Replenishment:
+    """A replenishment task as the scheduler will make them: reserve slot to pick face."""
+
+    task_id: int
+    sku: str
+    gtin: str
+    quantity: int
+    from_slot: str
+    to_slot: str
+
+
+def seed_replenishment(session: Session, *, quantity: int = 3) -> Replenishment:
+    """An open replenishment task at FW01 for an item its reserve holds and its pick face takes."""
+    site = session.scalars(select(Site).where(Site.code == SITE)).one()
+    source = aliased(Slot)
+    found = session.execute(
+        select(Stock, source, Slot)
+        .join(source, source.id == Stock.slot_id)
+        .join(Slot, (Slot.item_id == Stock.item_id) & (Slot.kind == SlotKind.PICK_FACE))
+        .join(Item, Item.id == Stock.item_id)
+        .where(
+            source.site_id == site.id,
+            source.kind == SlotKind.RESERVE,
+            Slot.site_id == site.id,
+            Item.lot_tracked.is_(False),
+            Stock.on_hand - Stock.reserved >= quantity,
+        )
+        .order_by(Stock.id)
+        .limit(1)
+    ).first()
+    assert found is not None, "the demo front warehouse keeps reserve stock of pick-face items"
+    stock, reserve, face = found
+    task = Task(
+        site_id=site.id,
+        kind=TaskKind.REPLENISHMENT,
+        status=TaskStatus.OPEN,
+        item_id=stock.item_id,
+        lot=stock.lot,
+        quantity=quantity,
+        done_qty=0,
+        from_slot_id=reserve.id,
+        to_slot_id=face.id,
+        reference="browser test",
+    )
+    session.add(task)
+    session.flush()
+    return Replenishment(
+        task.id,
+        stock.item.sku,
+        _gtin(session, stock.item_id),
+        quantity,
+        reserve.barcode,
+        face.barcode,
     )

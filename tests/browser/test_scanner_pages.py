@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 import pytest
 from sqlalchemy import func, select
 
-from tests.browser.flow_data import Shift, seed_shift
+from tests.browser.flow_data import Shift, seed_replenishment, seed_shift
 from tests.browser.handheld import serious_violations, type_scan
 from wms.models import (
     Movement,
@@ -359,3 +359,62 @@ def test_targets_and_text_are_big_enough_for_gloves(page: Any) -> None:
     )
     assert small == []
     assert page.evaluate("document.getElementById('scan').inputMode") == "none"
+
+
+def test_a_replenishment_task_is_worked_on_the_generic_task_page(
+    page: Any, live_server: Any
+) -> None:
+    with live_server.transaction() as session:
+        task = seed_replenishment(session)
+    sign_in(page)
+    open_page(page, "/scanners/tasks")
+    row = page.locator(f"#waiting li:has-text('{task.from_slot} → {task.to_slot}')")
+    if row.get_by_role("button", name="Do this").count():
+        row.get_by_role("button", name="Do this").click()
+    assert task.from_slot in page.locator("#card").inner_text()
+
+    for n, value in enumerate((task.from_slot, task.gtin, str(task.quantity)), start=1):
+        type_scan(page, value)
+        assert feedback(page, n) == "ok", page.locator("#banner-text").inner_text()
+    type_scan(page, task.from_slot)  # back into the reserve: not where it goes
+    assert feedback(page, 4) == "error"
+    assert (
+        f"Expected slot {task.to_slot}, scanned {task.from_slot}"
+        in page.get_by_role("alert").inner_text()
+    )
+    page.get_by_role("button", name="OK — scan again").click()
+    type_scan(page, task.to_slot)
+    assert feedback(page, 5) == "ok"
+    page.locator("#list .state.sent").wait_for()
+
+    with live_server.transaction(readonly=True) as session:
+        done = session.get(Task, task.task_id)
+        assert done is not None
+        assert (done.status, done.done_qty, done.done_slot_id) == (
+            TaskStatus.DONE,
+            task.quantity,
+            done.to_slot_id,
+        )
+
+
+def test_move_and_look_up(page: Any, live_server: Any) -> None:
+    with live_server.transaction() as session:
+        # A replenishment's slots and item, moved by hand instead of by a task.
+        task = seed_replenishment(session, quantity=1)
+        session.delete(session.get(Task, task.task_id))
+    sign_in(page)
+    open_page(page, "/scanners/move")
+    for n, value in enumerate((task.from_slot, task.gtin, "2", task.to_slot), start=1):
+        type_scan(page, value)
+        assert feedback(page, n) == "ok", page.locator("#banner-text").inner_text()
+    page.locator("#list .state.sent").wait_for()
+
+    open_page(page, "/scanners/lookup")
+    type_scan(page, task.gtin)
+    page.get_by_role("heading", name=task.sku).wait_for()
+    slots = page.locator("table.lines").inner_text()
+    assert task.from_slot in slots and task.to_slot in slots
+    ready(page)
+    type_scan(page, "NO-SUCH-CODE")
+    page.get_by_text("NO-SUCH-CODE: no item has the barcode").wait_for()
+    assert page.evaluate("document.body.dataset.feedback") == "error"

@@ -518,14 +518,16 @@ async function lookUp(path) {
 
 const pages = {};
 
+// A refusal the server already wrote on the page: sound, flash and vibrate only.
+function refusedOnPage() {
+  tone(220, 450);
+  navigator.vibrate?.([300, 100, 300]);
+  flash("error");
+  felt("error");
+}
+
 pages.login = () => {
-  // The refusal is already on the page, beside the field: sound and vibrate only.
-  if (data.error) {
-    tone(220, 450);
-    navigator.vibrate?.([300, 100, 300]);
-    flash("error");
-    felt("error");
-  }
+  if (data.error) refusedOnPage();
 };
 
 pages.home = () => {
@@ -1178,7 +1180,7 @@ pages.count = () => {
 
 function serverScanPage() {
   // Look-ups and labels are answered by the server: a scan reloads the page with the code.
-  if (data.error) fail(data.error);
+  if (data.error) refusedOnPage();
   else if (new URLSearchParams(location.search).get("code")) ok();
   handler = (raw) => {
     location.search = `?code=${encodeURIComponent(raw)}`;
