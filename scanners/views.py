@@ -223,6 +223,9 @@ def session_state() -> Response:
     """Who this handheld acts for and a fresh CSRF token, for the outbox before it sends."""
     if not current_user.is_authenticated:
         return Response('{"user": null}', mimetype="application/json", status=401)
+    if not session.get("locked") and request.args.get("active") == "1":
+        # Scanning on one page for a long while is activity too: the page says so.
+        session["seen"] = time.time()
     payload = {"user": {"id": _user().id, "name": _user().display_name}, "csrf": generate_csrf()}
     response = Response(json.dumps(payload), mimetype="application/json")
     response.headers["Cache-Control"] = "no-store"

@@ -293,6 +293,38 @@ def demo_load(size: str, seed: int, day: dt.datetime | None, force: bool, if_emp
     )
 
 
+@demo.command("shift")
+@click.option("--site", default="FW01", show_default=True, help="The front warehouse.")
+@with_appcontext
+def demo_shift(site: str) -> None:
+    """Put work on the demo floor for the handhelds: a receipt, a released wave, a task."""
+    from wms import demo_shift as shift_work
+
+    sessions = database(current_app).sessions
+    with sessions.begin() as session:
+        shift = shift_work.start_shift(session, site=site)
+        task = shift_work.replenishment_task(session, site=site)
+    yymmdd = shift.received_expiry.strftime("%y%m%d")
+    gtin = f"{int(shift.received_gtin):014d}"
+    click.echo(f"Work waiting at {site} (sign in on /scanners/ with badge B-1001):")
+    click.echo(
+        f"  Receive   receipt {shift.receipt_number}: {shift.received_qty} x "
+        f"{shift.received_sku}, lot {shift.received_lot}, expiry {shift.received_expiry}"
+    )
+    click.echo(f"            scan the carton: (01){gtin}(17){yymmdd}(10){shift.received_lot}")
+    click.echo("  Put away  scan the same item again at the dock, then the slot shown")
+    for slot, barcode, quantity, tote in shift.picks:
+        click.echo(
+            f"  Pick      order {shift.order_number}: slot {slot}, item {barcode}, "
+            f"{quantity} units, tote {tote}"
+        )
+    click.echo(f"  Pack      scan tote {shift.picks[0][3]}, the item, CMD:CONFIRM, close")
+    click.echo(
+        f"  Tasks     replenish {task.quantity} x {task.sku} ({task.gtin}) "
+        f"from {task.from_slot} to {task.to_slot}"
+    )
+
+
 # --- wms check ------------------------------------------------------------------------------
 
 

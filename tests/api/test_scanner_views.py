@@ -176,3 +176,14 @@ def test_the_service_worker_is_served_for_the_scanner_pages(client):
     # Served from /scanners/ so that its scope covers the pages; never kept stale.
     assert answer.mimetype == "text/javascript"
     assert answer.headers["Cache-Control"] == "no-cache"
+
+
+def test_scanning_on_one_page_keeps_the_session_from_locking(app, client, make_badge_user):
+    make_badge_user(badge="B-14")
+    scan_badge(client, "B-14")
+    with client.session_transaction() as kept:
+        kept["seen"] -= 10_000  # long ago, as if the user had not opened a page for hours
+
+    client.get("/scanners/session?active=1")  # what the page sends while scans go on
+
+    assert client.get("/scanners/count").status_code == 200

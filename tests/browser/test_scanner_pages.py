@@ -13,8 +13,8 @@ from urllib.parse import urlsplit
 import pytest
 from sqlalchemy import func, select
 
-from tests.browser.flow_data import Shift, seed_replenishment, seed_shift
 from tests.browser.handheld import serious_violations, type_scan
+from wms.demo_shift import Shift, replenishment_task, start_shift
 from wms.models import (
     Movement,
     MovementKind,
@@ -38,7 +38,7 @@ SUPERVISOR_BADGE, SUPERVISOR_PIN = "B-2001", "2468"
 @pytest.fixture
 def shift(live_server: Any) -> Shift:
     with live_server.transaction() as session:
-        return seed_shift(session)
+        return start_shift(session)
 
 
 def at(page: Any, path: str) -> None:
@@ -365,7 +365,7 @@ def test_a_replenishment_task_is_worked_on_the_generic_task_page(
     page: Any, live_server: Any
 ) -> None:
     with live_server.transaction() as session:
-        task = seed_replenishment(session)
+        task = replenishment_task(session)
     sign_in(page)
     open_page(page, "/scanners/tasks")
     row = page.locator(f"#waiting li:has-text('{task.from_slot} → {task.to_slot}')")
@@ -400,7 +400,7 @@ def test_a_replenishment_task_is_worked_on_the_generic_task_page(
 def test_move_and_look_up(page: Any, live_server: Any) -> None:
     with live_server.transaction() as session:
         # A replenishment's slots and item, moved by hand instead of by a task.
-        task = seed_replenishment(session, quantity=1)
+        task = replenishment_task(session, quantity=1)
         session.delete(session.get(Task, task.task_id))
     sign_in(page)
     open_page(page, "/scanners/move")

@@ -499,7 +499,16 @@ function wireIdleLock() {
   const form = $("#lock-form");
   if (!form || !data.idleLockS) return;
   let last = Date.now();
-  const touch = () => (last = Date.now());
+  let told = Date.now();
+  const touch = () => {
+    last = Date.now();
+    // The server locks a session it has not seen for the idle time: tell it about activity
+    // on this page (at most once a minute).
+    if (last - told > 60000 && navigator.onLine) {
+      told = last;
+      fetch("/scanners/session?active=1", { credentials: "same-origin", cache: "no-store" }).catch(() => {});
+    }
+  };
   ["keydown", "pointerdown", "touchstart"].forEach((e) => document.addEventListener(e, touch, true));
   setInterval(() => {
     if (Date.now() - last > data.idleLockS * 1000 && navigator.onLine) form.submit();

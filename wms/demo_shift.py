@@ -1,8 +1,9 @@
-"""What a shift at FW01 of the demo network starts with, for the handheld flow tests.
+"""A shift to try the handhelds on: work waiting at a front warehouse of the demo network.
 
-An ASN receipt due at the dock for a lot- and expiry-tracked ambient item, and one customer
-order of an ambient item on a pick face, planned into a wave and released. The tests scan
-the labels and barcodes named here, as a floor associate would read them off the shelf.
+`wms demo shift` (and the browser tests, and `benchmarks.screens`) make an ASN receipt due at
+the dock for a lot- and expiry-tracked ambient item, one customer order of an ambient item on a
+pick face planned into a wave and released, and a replenishment task from the reserve to a pick
+face; and say what to scan, as an associate would read it off the labels.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, aliased
 
 from wms import orders, receiving, waves
+from wms.errors import Conflict, NotFound
 from wms.models import (
     Item,
     ItemBarcode,
@@ -29,12 +31,12 @@ from wms.models import (
     utcnow,
 )
 
-SITE = "FW01"
+DEFAULT_SITE = "FW01"
 
 
 @dataclass(frozen=True)
 class Shift:
-    """The barcodes and numbers a flow test needs."""
+    """The barcodes and numbers the shift's work is done with."""
 
     site_id: int
     receipt_id: int
@@ -60,24 +62,33 @@ def _gtin(session: Session, item_id: int) -> str:
     )
 
 
-def seed_shift(session: Session, *, received_qty: int = 6) -> Shift:
+def _site(session: Session, code: str) -> Site:
+    site = session.scalars(select(Site).where(Site.code == code)).one_or_none()
+    if site is None:
+        raise NotFound(f"no site {code!r}: load the demo network first", field="site")
+    return site
+
+
+def start_shift(session: Session, *, site: str = DEFAULT_SITE, received_qty: int = 6) -> Shift:
     """Make the receipt and release the wave; return what the associate will scan."""
-    site = session.scalars(select(Site).where(Site.code == SITE)).one()
+    found_site = _site(session, site)
     dock = session.scalars(
-        select(Slot).where(Slot.site_id == site.id, Slot.kind == SlotKind.DOCK)
+        select(Slot).where(Slot.site_id == found_site.id, Slot.kind == SlotKind.DOCK)
     ).first()
-    assert dock is not None, "the demo front warehouse has a dock"
+    if dock is None:
+        raise NotFound(f"{site} has no dock slot", field="site")
     tracked = session.scalars(
         select(Item)
         .where(Item.lot_tracked.is_(True), Item.temperature == Temperature.AMBIENT)
         .order_by(Item.id)
     ).first()
-    assert tracked is not None, "the demo network has a lot-tracked ambient item"
+    if tracked is None:
+        raise NotFound("no lot-tracked ambient item to receive", field="site")
     expiry = dt.date.today() + dt.timedelta(days=(tracked.shelf_life_days or 200))
     lot = "L2612A"
     receipt = receiving.create_receipt(
         session,
-        site_id=site.id,
+        site_id=found_site.id,
         dock_slot_id=dock.id,
         kind=receiving.ReceiptKind.ASN,
         supplier="Browser test supplier",
@@ -94,7 +105,7 @@ def seed_shift(session: Session, *, received_qty: int = 6) -> Shift:
         .join(Slot, Slot.id == Stock.slot_id)
         .join(Item, Item.id == Stock.item_id)
         .where(
-            Slot.site_id == site.id,
+            Slot.site_id == found_site.id,
             Slot.kind == SlotKind.PICK_FACE,
             Item.temperature == Temperature.AMBIENT,
             Item.lot_tracked.is_(False),
@@ -108,32 +119,33 @@ def seed_shift(session: Session, *, received_qty: int = 6) -> Shift:
     now = utcnow()
     order = orders.create_order(
         session,
-        site_id=site.id,
+        site_id=found_site.id,
         customer_name="Browser Test",
         address="Ferdinand Bolstraat 1, Amsterdam",
-        latitude=site.latitude + 0.002,
-        longitude=site.longitude + 0.002,
+        latitude=found_site.latitude + 0.002,
+        longitude=found_site.longitude + 0.002,
         promised_start=now + dt.timedelta(minutes=30),
         promised_end=now + dt.timedelta(minutes=90),
         lines=[orders.LineRequest(quantity=2, item_id=item.id)],
     )
     plan = waves.plan_wave(
         session,
-        site.id,
+        found_site.id,
         settings=waves.WaveSettings(horizon_minutes=240),
         order_ids=[order.id],
     )
-    assert plan.wave is not None, plan.skipped
+    if plan.wave is None:
+        raise Conflict(f"the shift's order could not be planned: {plan.skipped}", field="site")
     waves.release_wave(session, plan.wave.id)
     session.flush()
     pick_lists = session.scalars(select(PickList).where(PickList.wave_id == plan.wave.id)).all()
-    assert len(pick_lists) == 1
     picks = tuple(
         (task.slot.barcode, _gtin(session, task.item_id), task.quantity, task.tote_code)
-        for task in sorted(pick_lists[0].tasks, key=lambda t: t.sequence)
+        for pick_list in pick_lists
+        for task in sorted(pick_list.tasks, key=lambda t: t.sequence)
     )
     return Shift(
-        site_id=site.id,
+        site_id=found_site.id,
         receipt_id=receipt.id,
         receipt_number=receipt.number,
         received_sku=tracked.sku,
@@ -158,9 +170,11 @@ class Replenishment:
     to_slot: str
 
 
-def seed_replenishment(session: Session, *, quantity: int = 3) -> Replenishment:
-    """An open replenishment task at FW01 for an item its reserve holds and its pick face takes."""
-    site = session.scalars(select(Site).where(Site.code == SITE)).one()
+def replenishment_task(
+    session: Session, *, site: str = DEFAULT_SITE, quantity: int = 3
+) -> Replenishment:
+    """An open replenishment task for an item the site's reserve holds and a pick face takes."""
+    found_site = _site(session, site)
     source = aliased(Slot)
     found = session.execute(
         select(Stock, source, Slot)
@@ -168,19 +182,20 @@ def seed_replenishment(session: Session, *, quantity: int = 3) -> Replenishment:
         .join(Slot, (Slot.item_id == Stock.item_id) & (Slot.kind == SlotKind.PICK_FACE))
         .join(Item, Item.id == Stock.item_id)
         .where(
-            source.site_id == site.id,
+            source.site_id == found_site.id,
             source.kind == SlotKind.RESERVE,
-            Slot.site_id == site.id,
+            Slot.site_id == found_site.id,
             Item.lot_tracked.is_(False),
             Stock.on_hand - Stock.reserved >= quantity,
         )
         .order_by(Stock.id)
         .limit(1)
     ).first()
-    assert found is not None, "the demo front warehouse keeps reserve stock of pick-face items"
+    if found is None:
+        raise NotFound(f"{site} keeps no reserve stock of a pick-face item", field="site")
     stock, reserve, face = found
     task = Task(
-        site_id=site.id,
+        site_id=found_site.id,
         kind=TaskKind.REPLENISHMENT,
         status=TaskStatus.OPEN,
         item_id=stock.item_id,
