@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import func, select
 
 from tests.browser.handheld import serious_violations, type_scan
+from wms import tasks
 from wms.demo_shift import Shift, replenishment_task, start_shift
 from wms.models import (
     Movement,
@@ -418,3 +419,48 @@ def test_move_and_look_up(page: Any, live_server: Any) -> None:
     type_scan(page, "NO-SUCH-CODE")
     page.get_by_text("NO-SUCH-CODE: no item has the barcode").wait_for()
     assert page.evaluate("document.body.dataset.feedback") == "error"
+
+
+def test_a_confirmation_refused_on_replay_waits_for_the_user_to_resolve_it(
+    page: Any, live_server: Any
+) -> None:
+    with live_server.transaction() as session:
+        task = replenishment_task(session, quantity=2)
+    sign_in(page)
+    open_page(page, "/scanners/tasks")
+    row = page.locator(f"#waiting li:has-text('{task.from_slot} → {task.to_slot}')")
+    if row.get_by_role("button", name="Do this").count():
+        row.get_by_role("button", name="Do this").click()
+
+    page.context.set_offline(True)
+    for n, value in enumerate((task.from_slot, task.gtin, "2", task.to_slot), start=1):
+        type_scan(page, value)
+        assert feedback(page, n) == "ok", page.locator("#banner-text").inner_text()
+    page.get_by_text("queued: 1").wait_for()
+    # Meanwhile a colleague with a working handheld did the same task.
+    with live_server.transaction() as session:
+        tasks.complete(
+            session,
+            task.task_id,
+            from_slot=task.from_slot,
+            item=task.gtin,
+            quantity=2,
+            to_slot=task.to_slot,
+        )
+    page.context.set_offline(False)
+
+    page.get_by_role("alert").get_by_text("is done").wait_for(timeout=30_000)
+    page.get_by_role("button", name="OK — scan again").click()
+    open_page(page, "/scanners/")
+    refused = page.locator("#conflicts-list li", has_text=f"{task.sku} {task.from_slot}")
+    refused.wait_for()
+    assert "is done" in refused.inner_text()
+    refused.get_by_role("button", name="Drop").click()
+    page.wait_for_function("document.getElementById('conflicts-section').hidden")
+    with live_server.transaction(readonly=True) as session:
+        moved = session.scalar(
+            select(func.count())
+            .select_from(Movement)
+            .where(Movement.reference == f"task:{task.task_id}", Movement.quantity > 0)
+        )
+        assert moved == 1  # the colleague's move only
