@@ -464,3 +464,30 @@ def test_a_confirmation_refused_on_replay_waits_for_the_user_to_resolve_it(
             .where(Movement.reference == f"task:{task.task_id}", Movement.quantity > 0)
         )
         assert moved == 1  # the colleague's move only
+
+
+def test_a_wedge_repeating_itself_is_one_scan_and_tab_ends_a_scan(page: Any) -> None:
+    sign_in(page)
+    open_page(page, "/scanners/move")
+    # A wedge that sends the same code twice within a millisecond or two. (Typed through
+    # Playwright every key is a round trip to the browser, too slow to make the burst.)
+    page.evaluate(
+        """() => {
+            const field = document.getElementById('scan');
+            for (let i = 0; i < 2; i++) {
+                field.value = 'X9';
+                field.dispatchEvent(new KeyboardEvent('keydown', {key: 'Enter', bubbles: true}));
+            }
+        }"""
+    )
+    assert feedback(page, 1) == "error"
+    page.wait_for_timeout(300)
+    assert page.evaluate("document.body.dataset.scans") == "1"
+    type_scan(page, "CMD:OK")
+    page.wait_for_function("document.getElementById('banner').hidden")
+
+    # Wedges set to end with Tab: the focus stays in the scan field and the scan is taken.
+    page.keyboard.type("ANOTHER-SLOT", delay=5)
+    page.keyboard.press("Tab")
+    assert feedback(page, 2) == "error"
+    assert page.evaluate("document.activeElement.id") == "scan"
