@@ -56,15 +56,15 @@ DEFAULT_GS_STANDIN = "~"
 
 #: The pages of the home menu, in the order of a shift: endpoint, label, what it is for.
 MENU = (
-    ("receive", "Receive", "Scan a receipt or a dock, then items"),
-    ("putaway", "Put away", "Scan a received item, then its slot"),
-    ("task_list", "Tasks", "Putaway, replenishment and moves waiting"),
-    ("pick", "Pick", "Take the next pick list of a released wave"),
-    ("pack", "Pack", "Scan a tote, confirm its lines, close"),
+    ("receive", "Receive", "Receipt, then items"),
+    ("putaway", "Put away", "Item, then its slot"),
+    ("task_list", "Tasks", "Moves waiting"),
+    ("pick", "Pick", "Next pick list"),
+    ("pack", "Pack", "Tote to package"),
     ("move", "Move", "Slot to slot"),
-    ("count", "Count", "Blind count of one slot"),
-    ("lookup_page", "Look up", "What is in a slot, where an item is"),
-    ("labels", "Labels", "Slot, tote and package labels"),
+    ("count", "Count", "Count a slot"),
+    ("lookup_page", "Look up", "Slot or item"),
+    ("labels", "Labels", "Slot and tote"),
 )
 
 # --- who is signed in ---------------------------------------------------------------------------

@@ -73,7 +73,7 @@ def sign_in(page: Any, badge: str = ASSOCIATE_BADGE, pin: str | None = None) -> 
         type_scan(page, pin)
     at(page, "/scanners/")
     page.get_by_role("button", name="FW01").click()
-    page.get_by_role("link", name="Receive Scan a receipt").wait_for()
+    page.get_by_role("link", name="Receive Receipt, then items").wait_for()
 
 
 def gs1(shift: Shift, separator: str = "~") -> str:
@@ -108,7 +108,7 @@ def test_a_shift_receive_put_away_pick_pack_count(
     received = 4
 
     # Receive: the receipt's number, then the carton's GS1 code (lot and expiry fill in).
-    page.get_by_role("link", name="Receive Scan a receipt").click()
+    page.get_by_role("link", name="Receive Receipt, then items").click()
     ready(page)
     type_scan(page, shift.receipt_number)
     page.wait_for_url("**receipt=*")
@@ -348,9 +348,20 @@ def test_pages_have_no_serious_accessibility_violations(page: Any, shift: Shift)
     assert {path: v for path, v in found.items() if v} == {}
 
 
-def test_targets_and_text_are_big_enough_for_gloves(page: Any) -> None:
+SMALL_TEXT = """() => [...document.querySelectorAll('main *, header *, footer *')]
+    .filter(e => e.offsetParent !== null && !e.closest('svg'))
+    .filter(e => [...e.childNodes].some(n => n.nodeType === 3 && n.textContent.trim()))
+    .map(e => [e.textContent.trim().slice(0, 30), parseFloat(getComputedStyle(e).fontSize)])
+    .filter(([, size]) => size < 18)"""
+
+
+def test_targets_and_text_are_big_enough_for_gloves(page: Any, shift: Shift) -> None:
     sign_in(page)
+    assert page.evaluate(SMALL_TEXT) == []  # the menu
     open_page(page, "/scanners/pick")
+    page.get_by_role("button", name="Take next pick list").click()
+    page.locator("#progress").wait_for()
+    assert page.evaluate(SMALL_TEXT) == []
     small = page.evaluate(
         """() => [...document.querySelectorAll('button, a.big, input#scan')]
             .filter(e => e.offsetParent !== null)
