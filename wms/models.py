@@ -895,10 +895,11 @@ class Task(Base):
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     completed_at: Mapped[dt.datetime | None]
 
-    # Loaded with the task: every screen and answer that shows a task names them.
-    item: Mapped[Item] = relationship(lazy="joined")
-    from_slot: Mapped[Slot] = relationship(foreign_keys=[from_slot_id], lazy="joined")
-    to_slot: Mapped[Slot | None] = relationship(foreign_keys=[to_slot_id], lazy="joined")
+    # Loaded with the task (a second query: FOR UPDATE takes no outer join on PostgreSQL);
+    # every screen and answer that shows a task names them.
+    item: Mapped[Item] = relationship(lazy="selectin")
+    from_slot: Mapped[Slot] = relationship(foreign_keys=[from_slot_id], lazy="selectin")
+    to_slot: Mapped[Slot | None] = relationship(foreign_keys=[to_slot_id], lazy="selectin")
     done_slot: Mapped[Slot | None] = relationship(foreign_keys=[done_slot_id])
 
 
