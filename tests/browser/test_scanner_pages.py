@@ -57,6 +57,21 @@ def ready(page: Any) -> None:
     page.wait_for_function("document.body.dataset.ready === '1'")
 
 
+def take_pick_list(page: Any) -> list[dict[str, Any]]:
+    """On the pick page: the user's list in progress, or the next one taken; its open tasks.
+
+    Earlier tests of the module leave released waves behind, so the list taken is not always
+    the one this test's shift released: the tests work whatever list they are given.
+    """
+    open_page(page, "/scanners/pick")
+    if page.locator("#progress").count() == 0:
+        page.get_by_role("button", name="Take next pick list").click()
+        page.locator("#progress").wait_for()
+        ready(page)
+    pick_list = page.evaluate("JSON.parse(document.getElementById('page-data').textContent)")
+    return [t for t in pick_list["pickList"]["tasks"] if t["status"] == "open"]
+
+
 def feedback(page: Any, scans: int) -> str:
     """Wait for the page's answer to its n-th scan: "ok" or "error"."""
     page.wait_for_function(f"Number(document.body.dataset.scans) >= {scans}")
@@ -135,23 +150,26 @@ def test_a_shift_receive_put_away_pick_pack_count(
     type_scan(page, suggested)
     page.locator("#list .state.sent").wait_for()
 
-    # Pick: take the released wave's list and walk it.
-    open_page(page, "/scanners/pick")
-    page.get_by_role("button", name="Take next pick list").click()
-    page.locator("#progress").wait_for()
-    ready(page)
+    # Pick: take a released wave's list and walk it.
+    picks = take_pick_list(page)
     scans = 0
-    for slot, gtin, quantity, tote in shift.picks:
-        for value in (slot, gtin, str(quantity), tote):
+    for task in picks:
+        for value in (task["slot"], task["barcodes"][0], str(task["quantity"]), task["tote"]):
             type_scan(page, value)
             scans += 1
             assert feedback(page, scans) == "ok", page.locator("#banner-text").inner_text()
-    page.get_by_text(f"{len(shift.picks)} / {len(shift.picks)} picked").wait_for()
+    page.get_by_text(" picked. Take the totes to packing.").wait_for()
     page.locator("#list .state.sent").first.wait_for()
 
     # Pack: the tote, its item, the suggested quantity, close for an SSCC and a label.
     open_page(page, "/scanners/pack")
-    _slot, gtin, quantity, tote = shift.picks[0]
+    first = picks[0]
+    gtin, quantity, tote, order_number = (
+        first["barcodes"][0],
+        first["quantity"],
+        first["tote"],
+        first["order"],
+    )
     type_scan(page, tote)
     assert feedback(page, 1) == "ok", page.locator("#banner-text").inner_text()
     type_scan(page, gtin)
@@ -167,7 +185,7 @@ def test_a_shift_receive_put_away_pick_pack_count(
 
     # Count the pick face blind: no expected figure is ever shown.
     open_page(page, "/scanners/count")
-    type_scan(page, shift.picks[0][0])
+    type_scan(page, first["slot"])
     assert feedback(page, 1) == "ok"
     type_scan(page, gtin)
     assert feedback(page, 2) == "ok"
@@ -192,7 +210,7 @@ def test_a_shift_receive_put_away_pick_pack_count(
             (TaskStatus.DONE, received, suggested)
         ]
         picked = session.scalars(
-            select(PickTask).join(Order).where(Order.number == shift.order_number)
+            select(PickTask).join(Order).where(Order.number == order_number)
         ).all()
         assert [(t.status, t.picked_qty) for t in picked] == [(PickTaskStatus.PICKED, quantity)]
         package = session.scalars(
@@ -211,11 +229,8 @@ def test_a_wrong_scan_shows_the_banner_and_changes_nothing(
     page: Any, live_server: Any, shift: Shift
 ) -> None:
     sign_in(page)
-    open_page(page, "/scanners/pick")
-    page.get_by_role("button", name="Take next pick list").click()
-    page.locator("#progress").wait_for()
-    ready(page)
-    slot, _gtin, _quantity, _tote = shift.picks[0]
+    task = take_pick_list(page)[0]
+    slot = task["slot"]
 
     type_scan(page, slot)
     assert feedback(page, 1) == "ok"
@@ -236,9 +251,7 @@ def test_a_wrong_scan_shows_the_banner_and_changes_nothing(
     # The scans themselves are kept, the wrong one as an error.
     page.wait_for_function("window.wmsHandheld.all().then(rows => rows.length === 0)")
     with live_server.transaction(readonly=True) as session:
-        tasks = session.scalars(
-            select(PickTask).join(Order).where(Order.number == shift.order_number)
-        )
+        tasks = session.scalars(select(PickTask).where(PickTask.id == task["id"]))
         assert [(t.status, t.picked_qty) for t in tasks] == [(PickTaskStatus.OPEN, 0)]
         wrong = session.scalars(
             select(ScanEvent.raw).where(ScanEvent.result == "error", ScanEvent.step == "pick:item")
@@ -358,9 +371,7 @@ SMALL_TEXT = """() => [...document.querySelectorAll('main *, header *, footer *'
 def test_targets_and_text_are_big_enough_for_gloves(page: Any, shift: Shift) -> None:
     sign_in(page)
     assert page.evaluate(SMALL_TEXT) == []  # the menu
-    open_page(page, "/scanners/pick")
-    page.get_by_role("button", name="Take next pick list").click()
-    page.locator("#progress").wait_for()
+    take_pick_list(page)
     assert page.evaluate(SMALL_TEXT) == []
     small = page.evaluate(
         """() => [...document.querySelectorAll('button, a.big, input#scan')]
