@@ -10,19 +10,20 @@ Anything else is answered 401.
 from __future__ import annotations
 
 import functools
+import time
 from collections.abc import Callable
 from copy import deepcopy
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar, cast
 
-from flask import Flask, Response, current_app, g, request
+from flask import Flask, Response, current_app, g, request, session
 from flask_login import LoginManager, current_user
 from flask_smorest import Api
 from flask_wtf.csrf import CSRFProtect
 from sqlalchemy.orm import selectinload
 
 from api.errors import unauthorized
-from wms import tokens
+from wms import tokens, users
 from wms.db import transaction
 from wms.errors import Forbidden, Unauthorized
 from wms.models import ApiToken, User, utcnow
@@ -198,10 +199,18 @@ def authenticate_request() -> Response | None:
             return unauthorized(exc.message, invalid_token=True)
         return None
     if current_user.is_authenticated:
+        if handheld_locked():
+            return unauthorized("this handheld is locked: scan your badge on /scanners/login")
         _check_csrf()
         g.principal = Principal.of_user(cast(SessionUser, current_user))
         return None
     return unauthorized("sign in or send Authorization: Bearer <token>")
+
+
+def handheld_locked() -> bool:
+    """Whether the session is a handheld's that is locked (by hand, or idle too long)."""
+    idle = float(current_app.config.get("SCANNER_IDLE_LOCK_S", users.IDLE_LOCK_S))
+    return users.handheld_locked(session, idle_lock_s=idle, now=time.time())
 
 
 def _needs_principal() -> bool:

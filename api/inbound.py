@@ -20,7 +20,7 @@ from api.access import (
     require_site_of,
     visible_sites,
 )
-from api.auth import require_role
+from api.auth import current_principal, require_role
 from api.blueprint import Blueprint
 from api.context import mutation
 from api.pagination import page, where_equal
@@ -228,7 +228,7 @@ class PutawayForScanSchema(StrictSchema):
 @mutation()
 @blp.arguments(PutawayForScanSchema)
 @blp.response(200, TaskSchema)
-@blp.alt_response(404, response="NOT_FOUND", description="Nothing of it waits at a dock")
+@blp.alt_response(409, response="CONFLICT", description="Nothing of it waits at a dock")
 def putaway_for_scan(args: dict[str, Any], *, session: Session) -> Task:
     """The putaway task for an item scanned at a dock: an open one, or one made for it."""
     require_named_site(session, args["site_id"])
@@ -379,6 +379,25 @@ def reject_count(args: dict[str, Any], count_id: int, *, session: Session) -> St
     """Reject a count's variance; nothing changes and the slot stays flagged (supervisors)."""
     require_site_of(scope.site_of_count(session, count_id))
     counting.reject_count(session, count_id, user_id=acting_user_id(), reason=args["reason"])
+    return _count(session, count_id)
+
+
+@blp.route("/counts/<id:count_id>/cancel", methods=["POST"])
+@require_role(*FLOOR)
+@mutation()
+@blp.arguments(CountDecisionSchema)
+@blp.response(200, CountSchema)
+@blp.alt_response(409, response="CONFLICT", description="Submitted already, or someone else's")
+def cancel_count(args: dict[str, Any], count_id: int, *, session: Session) -> StockCount:
+    """Give up a count not submitted yet: one's own, or anyone's for supervisors."""
+    require_site_of(scope.site_of_count(session, count_id))
+    counting.cancel_count(
+        session,
+        count_id,
+        user_id=acting_user_id(),
+        reason=args["reason"],
+        anyones=current_principal().has_role(*SUPERVISE),
+    )
     return _count(session, count_id)
 
 

@@ -13,7 +13,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
-from biip import ParseError
 from flask import (
     Blueprint,
     Response,
@@ -27,15 +26,15 @@ from flask import (
     url_for,
 )
 from flask_login import current_user, login_user, logout_user
-from flask_wtf.csrf import generate_csrf
-from sqlalchemy import select
+from flask_wtf.csrf import CSRFError, generate_csrf
+from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from scanners import commands
-from wms import lookup, picklists, receiving, scanning, tasks, users
+from wms import lookup, network, picklists, receiving, scanning, tasks, users
 from wms.db import transaction
 from wms.errors import WmsError
-from wms.models import Item, ItemBarcode, PickTaskStatus, Receipt, Site
+from wms.models import PickTaskStatus
 from wms.users import SessionUser
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -49,8 +48,6 @@ bp = Blueprint(
     static_url_path="/static",
 )
 
-#: Seconds without a scan or tap before a handheld locks (``WMS_SCANNER_IDLE_LOCK_S``).
-DEFAULT_IDLE_LOCK_S = 300
 #: What wedges type for the GS1 group separator they cannot send (``WMS_SCANNER_GS_STANDIN``).
 DEFAULT_GS_STANDIN = "~"
 
@@ -73,11 +70,16 @@ Page = str | WerkzeugResponse
 
 
 def _idle_lock_s() -> int:
-    return int(current_app.config.get("SCANNER_IDLE_LOCK_S", DEFAULT_IDLE_LOCK_S))
+    return int(current_app.config.get("SCANNER_IDLE_LOCK_S", users.IDLE_LOCK_S))
 
 
 def _user() -> SessionUser:
     return cast(SessionUser, current_user)
+
+
+def is_locked() -> bool:
+    """Whether this handheld's session is locked: by hand, or idle longer than allowed."""
+    return users.handheld_locked(session, idle_lock_s=_idle_lock_s(), now=time.time())
 
 
 def signed_in(view: F) -> F:
@@ -87,11 +89,10 @@ def signed_in(view: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         if not current_user.is_authenticated:
             return redirect(url_for("scanners.login", next=request.full_path.rstrip("?")))
-        now = time.time()
-        if session.get("locked") or now - session.get("seen", now) > _idle_lock_s():
+        if is_locked():
             session["locked"] = True
             return redirect(url_for("scanners.login", next=request.full_path.rstrip("?")))
-        session["seen"] = now
+        session["seen"] = time.time()
         return view(*args, **kwargs)
 
     return cast(F, wrapper)
@@ -113,10 +114,8 @@ def needs_site(view: F) -> F:
 def _sites() -> list[dict[str, Any]]:
     user = _user()
     with transaction(readonly=True) as db:
-        query = select(Site).order_by(Site.code)
-        if user.role != "admin":
-            query = query.where(Site.id.in_(user.site_ids))
-        return [{"id": s.id, "code": s.code, "name": s.name} for s in db.scalars(query)]
+        found = network.sites_of(db, None if user.role == "admin" else user.site_ids)
+        return [{"id": s.id, "code": s.code, "name": s.name} for s in found]
 
 
 def _site() -> dict[str, Any] | None:
@@ -169,9 +168,13 @@ def login() -> Page:
                 user = SessionUser.of(check.user) if check.user is not None else None
             if user is not None:
                 previous = current_user.get_id() if current_user.is_authenticated else None
+                site_id = session.get("site_id") if previous == str(user.id) else None
+                # A new session for whoever signs in: nothing of the last one carries over
+                # (its CSRF token included), but the same user unlocking keeps their site.
+                session.clear()
                 login_user(user)
-                if previous != str(user.id):
-                    session.pop("site_id", None)
+                if site_id is not None:
+                    session["site_id"] = site_id
                 session["locked"] = False
                 session["seen"] = time.time()
                 return redirect(_safe_next(request.args.get("next")))
@@ -223,13 +226,21 @@ def session_state() -> Response:
     """Who this handheld acts for and a fresh CSRF token, for the outbox before it sends."""
     if not current_user.is_authenticated:
         return Response('{"user": null}', mimetype="application/json", status=401)
-    if not session.get("locked") and request.args.get("active") == "1":
-        # Scanning on one page for a long while is activity too: the page says so.
-        session["seen"] = time.time()
+    if is_locked():
+        return Response('{"user": null, "locked": true}', mimetype="application/json", status=401)
     payload = {"user": {"id": _user().id, "name": _user().display_name}, "csrf": generate_csrf()}
     response = Response(json.dumps(payload), mimetype="application/json")
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+@bp.post("/active")
+def active() -> Response:
+    """Scanning on one page for a long while is activity too: the page says so here."""
+    if current_user.is_authenticated and not is_locked():
+        session["seen"] = time.time()
+        return Response(status=204)
+    return Response(status=401)
 
 
 # --- home ---------------------------------------------------------------------------------------
@@ -275,13 +286,11 @@ def receive(site: dict[str, Any]) -> Page:
     if receipt_id is not None:
         with transaction(readonly=True) as db:
             try:
-                summary = receiving.summarize(db, receipt_id)
+                summary = receiving.summary_at(db, receipt_id, site_id=site["id"])
             except WmsError:
-                abort(404, f"receipt {receipt_id} does not exist")
-            found = db.get(Receipt, receipt_id)
-            if found is None or found.site_id != site["id"]:
                 abort(404, f"receipt {receipt_id} is not at {site['code']}")
-            names = _item_names(db, [line.item_id for line in summary.lines])
+            found = summary.receipt
+            names = lookup.item_names(db, [line.item_id for line in summary.lines])
             receipt = {
                 "id": found.id,
                 "number": found.number,
@@ -292,7 +301,7 @@ def receive(site: dict[str, Any]) -> Page:
                     {
                         "item_id": line.item_id,
                         "sku": line.sku,
-                        "name": names[line.item_id][1],
+                        "name": names.get(line.item_id, ""),
                         "lot": line.lot,
                         "expected": line.expected,
                         "received": line.received,
@@ -318,7 +327,7 @@ def task_list(site: dict[str, Any]) -> Page:
     """Every move-type task for this user or nobody at the site, worked on one page."""
     with transaction(readonly=True) as db:
         waiting = tasks.tasks_for(db, site_id=site["id"], user_id=_user().id)
-        barcodes = _barcodes(db, [t.item_id for t in waiting])
+        barcodes = lookup.item_barcodes(db, [t.item_id for t in waiting])
         rows = [
             {
                 "id": t.id,
@@ -348,7 +357,7 @@ def pick(site: dict[str, Any]) -> Page:
         svg = None
         if current is not None:
             active = [t for t in current.tasks if t.status is not PickTaskStatus.CANCELLED]
-            barcodes = _barcodes(db, [t.item_id for t in active])
+            barcodes = lookup.item_barcodes(db, [t.item_id for t in active])
             svg = picklists.svg(db, current)
             pick_list = {
                 "id": current.id,
@@ -467,16 +476,20 @@ def labels(site: dict[str, Any]) -> Page:
         with transaction(readonly=True) as db:
             try:
                 slot = scanning.find_slot(db, code)
-                found = {"what": f"slot {slot.barcode}", "path": f"slots/{slot.id}"}
+                if slot.site_id == site["id"]:
+                    found = {"what": f"slot {slot.barcode}", "path": f"slots/{slot.id}"}
             except WmsError:
                 try:
                     order = picklists.order_of_tote(db, code)
-                    found = {
-                        "what": f"tote {code.upper()} (order {order.number})",
-                        "path": f"totes/{code.upper()}",
-                    }
+                    if order.site_id == site["id"]:
+                        found = {
+                            "what": f"tote {code.upper()} (order {order.number})",
+                            "path": f"totes/{code.upper()}",
+                        }
                 except WmsError:
-                    message = f"{code}: neither a slot nor a tote label"
+                    pass
+            if found is None:
+                message = f"{code}: neither a slot nor a tote label of {site['code']}"
     return _render(
         "scanners/labels.html",
         page="labels",
@@ -491,6 +504,38 @@ def labels(site: dict[str, Any]) -> Page:
 def command_sheet() -> str:
     """A printable sheet of the command barcodes every page understands."""
     return render_template("scanners/commands.html", sheet=commands.sheet())
+
+
+# --- errors: answered on a scanner page, with a scan field, never a bare error page -----------
+
+
+def _error_page(status: int, title: str, detail: str) -> tuple[str, int]:
+    back = request.referrer if request.referrer and "/scanners/" in request.referrer else None
+    page = _render(
+        "scanners/error.html",
+        page="error",
+        data={"error": detail},
+        title=title,
+        detail=detail,
+        back=back,
+    )
+    return page, status
+
+
+@bp.errorhandler(CSRFError)
+def on_stale_form(error: CSRFError) -> tuple[str, int]:
+    """A form from a session that is gone (signed out elsewhere, the cookie lost)."""
+    return _error_page(400, "Scan again", "This page was older than your session: scan again.")
+
+
+@bp.errorhandler(HTTPException)
+def on_http_error(error: HTTPException) -> tuple[str, int]:
+    return _error_page(error.code or 500, error.name, error.description or "")
+
+
+@bp.errorhandler(WmsError)
+def on_refusal(error: WmsError) -> tuple[str, int]:
+    return _error_page(422, "Cannot do that", error.message)
 
 
 # --- offline ------------------------------------------------------------------------------------
@@ -510,27 +555,3 @@ def service_worker() -> Response:
 def offline() -> str:
     """What the service worker shows for a page it has never kept."""
     return render_template("scanners/offline.html")
-
-
-# --- helpers ------------------------------------------------------------------------------------
-
-
-def _barcodes(db: Any, item_ids: list[int]) -> dict[int, list[str]]:
-    """Each item's barcodes, so that a page can check an item scan without the network."""
-    found: dict[int, list[str]] = {}
-    if not item_ids:
-        return found
-    for barcode in db.scalars(select(ItemBarcode).where(ItemBarcode.item_id.in_(set(item_ids)))):
-        try:
-            spellings: tuple[str, ...] = scanning.gtin_forms(barcode.barcode)
-        except ParseError:  # not a GTIN: the page compares it as typed
-            spellings = (barcode.barcode,)
-        found.setdefault(barcode.item_id, []).extend(spellings)
-    return found
-
-
-def _item_names(db: Any, item_ids: list[int]) -> dict[int, tuple[str, str]]:
-    return {
-        item.id: (item.sku, item.name)
-        for item in db.scalars(select(Item).where(Item.id.in_(set(item_ids) or {0})))
-    }

@@ -27,15 +27,18 @@ PROFILES: dict[str, dict[str, Any]] = {
     },
 }
 
-#: Session cookies: never readable by scripts, not sent on cross-site posts. Secure (HTTPS
-#: only) when `wms serve --cert` serves HTTPS or WMS_SESSION_COOKIE_SECURE=true is set
-#: behind a TLS-terminating proxy.
+#: Session cookies and CSRF tokens. Cookies are never readable by scripts nor sent on
+#: cross-site posts; Secure (HTTPS only) when `wms serve --cert` serves HTTPS or
+#: WMS_SESSION_COOKIE_SECURE=true is set behind a TLS-terminating proxy.
 COOKIES: dict[str, Any] = {
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SAMESITE": "Lax",
     "SESSION_COOKIE_SECURE": False,
     "REMEMBER_COOKIE_HTTPONLY": True,
     "REMEMBER_COOKIE_SAMESITE": "Lax",
+    # A CSRF token lives as long as its session: a handheld page open for a whole shift must
+    # still sign out or lock (Flask-WTF's default is one hour).
+    "WTF_CSRF_TIME_LIMIT": None,
 }
 
 DEFAULT_SQLITE_NAME = "wms.sqlite3"

@@ -188,7 +188,11 @@ def _apply(
 def start_count(
     session: Session, slot_id: int, *, reason: str = "", user_id: int | None = None
 ) -> StockCount:
-    """Open a blind count of a slot; a slot has one unfinished count at a time."""
+    """Open a blind count of a slot; a slot has one unfinished count at a time.
+
+    The same user starting again on a slot whose count they left open (a reload, a dead
+    battery) gets that count back to carry on.
+    """
     slot = _lock_slot(session, slot_id)
     if slot is None:
         raise RuleViolation(f"slot {slot_id} does not exist", field="slot_id")
@@ -198,6 +202,13 @@ def start_count(
     unfinished = session.scalars(
         select(StockCount).where(StockCount.slot_id == slot.id, StockCount.status.in_(UNFINISHED))
     ).first()
+    if (
+        unfinished is not None
+        and user_id is not None
+        and unfinished.status is CountStatus.OPEN
+        and unfinished.requested_by == user_id
+    ):
+        return unfinished
     if unfinished is not None:
         raise Conflict(
             f"slot {slot.barcode} already has count {unfinished.id} "
@@ -366,11 +377,21 @@ def reject_count(
 
 
 def cancel_count(
-    session: Session, count_id: int, *, user_id: int | None = None, reason: str = ""
+    session: Session,
+    count_id: int,
+    *,
+    user_id: int | None = None,
+    reason: str = "",
+    anyones: bool = True,
 ) -> StockCount:
-    """Cancel a count that has not been submitted yet."""
+    """Cancel a count that has not been submitted yet.
+
+    With ``anyones=False`` (a counter, not a supervisor) only the user's own count may go.
+    """
     count = _lock_count(session, count_id)
     _require(count, CountStatus.OPEN, "cancel it")
+    if not anyones and count.requested_by not in (None, user_id):
+        raise Conflict(f"count {count.id} is someone else's", field="count_id")
     count.status = CountStatus.CANCELLED
     count.decided_by = user_id
     count.closed_at = utcnow()

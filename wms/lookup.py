@@ -5,10 +5,14 @@ Read-only answers for the handhelds' lookup page and anyone else who asks.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
+from biip import ParseError
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 
-from wms.models import Slot, Stock
+from wms.models import Item, ItemBarcode, Slot, Stock
+from wms.scanning import gtin_forms
 
 
 def slot_contents(session: Session, slot_id: int) -> list[Stock]:
@@ -34,3 +38,26 @@ def item_whereabouts(session: Session, item_id: int, *, site_id: int) -> list[St
             .order_by(Stock.expiry.is_(None), Stock.expiry, Slot.barcode, Stock.lot)
         )
     )
+
+
+def item_barcodes(session: Session, item_ids: Iterable[int]) -> dict[int, list[str]]:
+    """Each item's barcodes in every GTIN spelling, so a page can check a scan offline."""
+    found: dict[int, list[str]] = {}
+    wanted = set(item_ids)
+    if not wanted:
+        return found
+    for barcode in session.scalars(select(ItemBarcode).where(ItemBarcode.item_id.in_(wanted))):
+        try:
+            spellings: tuple[str, ...] = gtin_forms(barcode.barcode)
+        except ParseError:  # not a GTIN: compared as printed
+            spellings = (barcode.barcode,)
+        found.setdefault(barcode.item_id, []).extend(spellings)
+    return found
+
+
+def item_names(session: Session, item_ids: Iterable[int]) -> dict[int, str]:
+    """Each item's name by id."""
+    wanted = set(item_ids)
+    if not wanted:
+        return {}
+    return dict(session.execute(select(Item.id, Item.name).where(Item.id.in_(wanted))).tuples())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
@@ -71,3 +72,11 @@ def sites(session: Session) -> list[Site]:
     return list(
         session.scalars(select(Site).order_by((Site.kind == SiteKind.FRONT_WAREHOUSE), Site.code))
     )
+
+
+def sites_of(session: Session, site_ids: Iterable[int] | None) -> list[Site]:
+    """The sites with these ids (every site for None), by code."""
+    query = select(Site).order_by(Site.code)
+    if site_ids is not None:
+        query = query.where(Site.id.in_(set(site_ids)))
+    return list(session.scalars(query))

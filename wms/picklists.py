@@ -340,6 +340,8 @@ def order_of_tote(session: Session, code: str) -> Order:
     try:
         list_part, position_part = code.strip().upper().removeprefix("T").split("-")
         pick_list_id, position = int(list_part), int(position_part)
+        if not (0 < pick_list_id < 2**31 and 0 < position < 2**31):
+            raise ValueError(code)
     except ValueError:
         raise RuleViolation(
             f"{code!r} is not a tote label (T<pick list>-<n>)", field="tote"

@@ -462,10 +462,15 @@ def task_for_scan(
 
     An open putaway task of the site for that item (the user's or nobody's) comes first;
     otherwise the item's units waiting in a dock or staging slot of the site, not yet in a
-    task, get a new task to the suggested slot. NotFound when nothing of it waits.
+    task, get a new task to the suggested slot. Conflict when nothing of it waits; a scan that
+    names its lot keeps to that lot.
     """
-    item, _units = scanning.find_item(session, scanning.parse_scan(scan, separator=separator))
-    waiting = session.scalars(
+    parsed = scanning.parse_scan(scan, separator=separator)
+    try:
+        item, _units = scanning.find_item(session, parsed)
+    except NotFound as error:  # a barcode in the request, not a missing resource
+        raise RuleViolation(error.message, field="scan") from None
+    query = (
         select(Task)
         .where(
             Task.site_id == site_id,
@@ -476,7 +481,10 @@ def task_for_scan(
         )
         .order_by(Task.created_at, Task.id)
         .limit(1)
-    ).first()
+    )
+    if parsed.lot is not None:  # a GS1 code names its lot: that lot's units, no other
+        query = query.where(Task.lot == parsed.lot)
+    waiting = session.scalars(query).first()
     if waiting is not None:
         return waiting
     promised = (
@@ -498,12 +506,16 @@ def task_for_scan(
             Slot.kind.in_((SlotKind.DOCK, SlotKind.STAGING)),
             Stock.item_id == item.id,
             free > 0,
+            *([Stock.lot == parsed.lot] if parsed.lot is not None else []),
         )
         .order_by(Stock.expiry.is_(None), Stock.expiry, Stock.id)
         .limit(1)
     ).first()
     if row is None:
-        raise NotFound(f"no {item.sku} waits at a dock of this site to be put away", field="scan")
+        lot = f" of lot {parsed.lot}" if parsed.lot else ""
+        raise Conflict(
+            f"no {item.sku}{lot} waits at a dock of this site to be put away", field="scan"
+        )
     return create_putaway_task(
         session,
         from_slot_id=row.slot_id,

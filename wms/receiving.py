@@ -49,6 +49,8 @@ RECEIVING_KINDS = (SlotKind.DOCK, SlotKind.STAGING)
 _GENERATED_NUMBER = re.compile(r"RC\d{8}")
 
 _LOT_MAX = 64
+#: The most units one receipt line may take (the quantity columns are 32-bit integers).
+MAX_UNITS = 2**31 - 1
 _NUMBER_MAX = 32
 _TEXT_MAX = 120
 
@@ -434,7 +436,15 @@ def receive_scan(
     """
     check_quantity(quantity)
     parsed = scanning.parse_scan(scan, separator=separator)
-    item, units = scanning.find_item(session, parsed)
+    try:
+        item, units = scanning.find_item(session, parsed)
+    except NotFound as error:  # a barcode in the request, not a missing resource
+        raise RuleViolation(error.message, field="scan") from None
+    if quantity * units > MAX_UNITS:
+        raise RuleViolation(
+            f"{quantity} x {units} units is more than one receipt line takes ({MAX_UNITS})",
+            field="quantity",
+        )
     return receive(
         session,
         receipt_id,
@@ -447,12 +457,11 @@ def receive_scan(
     )
 
 
-def open_receipt_named(session: Session, site_id: int, number: str) -> Receipt:
-    """The site's open receipt with this number (as scanned from the delivery note)."""
-    receipt = session.scalars(
-        select(Receipt).where(Receipt.site_id == site_id, Receipt.number == number.strip())
-    ).one_or_none()
-    if receipt is None:
-        raise NotFound(f"no receipt {number.strip()!r} at this site", field="number")
-    _require_open(receipt, "receive into it")
-    return receipt
+def summary_at(session: Session, receipt_id: int, *, site_id: int) -> ReceiptSummary:
+    """A receipt's summary, if it is one of the site's (NotFound otherwise)."""
+    if not 0 < receipt_id < 2**31:
+        raise NotFound(f"receipt {receipt_id} does not exist", field="receipt_id")
+    receipt = session.get(Receipt, receipt_id)
+    if receipt is None or receipt.site_id != site_id:
+        raise NotFound(f"receipt {receipt_id} is not at this site", field="receipt_id")
+    return _summary(receipt)

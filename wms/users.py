@@ -6,7 +6,9 @@ import datetime as dt
 import hashlib
 import hmac
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -103,6 +105,23 @@ def check_badge(
     session.flush()
     left = PIN_TRIES - user.failed_pin_attempts
     return BadgeCheck(None, "wrong_pin", f"wrong PIN: {left} more tries before a wait")
+
+
+# --- the handheld lock -------------------------------------------------------------------------
+
+#: Seconds without a scan or tap before a handheld locks (``WMS_SCANNER_IDLE_LOCK_S``).
+IDLE_LOCK_S = 300
+
+
+def handheld_locked(state: Mapping[str, Any], *, idle_lock_s: float, now: float) -> bool:
+    """Whether a handheld session is locked: by hand (``locked``), or idle since ``seen``.
+
+    Sessions without ``seen`` (not signed in on a handheld) never lock by idling.
+    """
+    if state.get("locked"):
+        return True
+    seen = state.get("seen")
+    return seen is not None and now - float(seen) > idle_lock_s
 
 
 # --- who a signed-in browser session is -----------------------------------------------------

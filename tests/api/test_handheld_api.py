@@ -113,9 +113,10 @@ def test_the_wedge_stand_in_for_the_group_separator_is_understood(api_client, re
         ("00000000000000000017", 1, "scan"),  # no such item
         (GTIN, 1, "lot"),  # a lot-tracked item scanned without its lot
         (GTIN, 0, "quantity"),
+        (f"01{CASE_GTIN}10L7", 2**31 - 1, "quantity"),  # more units than a line holds
     ],
 )
-def test_a_bad_scan_is_refused_naming_it_and_receives_nothing(
+def test_a_bad_scan_is_a_422_naming_it_and_receives_nothing(
     api_client, session, problem, receipt, scan, quantity, field
 ):
     before = movements(session)
@@ -124,8 +125,7 @@ def test_a_bad_scan_is_refused_naming_it_and_receives_nothing(
         f"/api/v1/receipts/{receipt['id']}/scanned-lines", {"scan": scan, "quantity": quantity}
     )
 
-    assert answer.status_code in (404, 422)
-    problem(answer, answer.status_code, field=field)
+    problem(answer, 422, field=field)
     assert movements(session) == before
 
 
@@ -154,11 +154,40 @@ def test_an_item_scanned_at_the_dock_gets_one_putaway_task(
     )
 
 
-def test_an_item_nothing_of_which_waits_at_a_dock_is_a_404(api_client, problem, site, yoghurt):
+def test_an_item_nothing_of_which_waits_at_a_dock_is_a_409(api_client, problem, site, yoghurt):
     answer = api_client.post("/api/v1/putaway-tasks/for-scan", {"site_id": site.id, "scan": GTIN})
 
-    body = problem(answer, 404, field="scan")
+    body = problem(answer, 409, field="scan")
     assert "YOG-500" in body["detail"]
+
+
+def test_a_scan_naming_its_lot_is_put_away_from_that_lot_only(
+    api_client, problem, session, site, receipt, make_slot
+):
+    make_slot("A-01-01", aisle=1, bay=1, kind=SlotKind.RESERVE)
+    expiry = dt.date.today() + dt.timedelta(days=20)
+    api_client.post(
+        f"/api/v1/receipts/{receipt['id']}/scanned-lines",
+        {"scan": gs1(GTIN, "L7", expiry), "quantity": 6},
+    )
+
+    other_lot = api_client.post(
+        "/api/v1/putaway-tasks/for-scan", {"site_id": site.id, "scan": gs1(GTIN, "L8", expiry)}
+    )
+    same_lot = api_client.post(
+        "/api/v1/putaway-tasks/for-scan", {"site_id": site.id, "scan": gs1(GTIN, "L7", expiry)}
+    )
+
+    problem(other_lot, 409, field="scan")
+    assert (same_lot.json["lot"], same_lot.json["quantity"]) == ("L7", 6)
+
+
+def test_an_unknown_barcode_for_putaway_is_a_422_naming_the_scan(api_client, problem, site):
+    answer = api_client.post(
+        "/api/v1/putaway-tasks/for-scan", {"site_id": site.id, "scan": "00000000000000000017"}
+    )
+
+    problem(answer, 422, field="scan")
 
 
 def test_another_sites_putaway_is_refused(api_client, problem, make_site, yoghurt):
@@ -167,3 +196,38 @@ def test_another_sites_putaway_is_refused(api_client, problem, make_site, yoghur
     answer = api_client.post("/api/v1/putaway-tasks/for-scan", {"site_id": other.id, "scan": GTIN})
 
     problem(answer, 403)
+
+
+# --- counts left open on a handheld ------------------------------------------------------------
+
+
+def test_a_counter_starting_again_on_their_open_count_carries_on(signed_in, make_slot):
+    slot = make_slot("A-02-01", aisle=2, bay=1)
+    counter = signed_in()
+
+    first = counter.post("/api/v1/counts", {"slot_id": slot.id})
+    again = counter.post("/api/v1/counts", {"slot_id": slot.id})
+    someone_else = signed_in().post("/api/v1/counts", {"slot_id": slot.id})
+
+    assert first.status_code == 201
+    assert again.json["id"] == first.json["id"]
+    assert someone_else.status_code == 409
+
+
+def test_a_counter_cancels_their_own_count_and_a_supervisor_anyones(signed_in, problem, make_slot):
+    from wms.models import Role
+
+    mine, theirs = make_slot("A-03-01", aisle=3, bay=1), make_slot("A-03-02", aisle=3, bay=2)
+    counter, colleague = signed_in(), signed_in()
+    my_count = counter.post("/api/v1/counts", {"slot_id": mine.id}).json
+    their_count = colleague.post("/api/v1/counts", {"slot_id": theirs.id}).json
+
+    cancelled = counter.post(f"/api/v1/counts/{my_count['id']}/cancel", {})
+    refused = counter.post(f"/api/v1/counts/{their_count['id']}/cancel", {})
+    by_supervisor = signed_in(Role.SUPERVISOR).post(
+        f"/api/v1/counts/{their_count['id']}/cancel", {"reason": "slot emptied"}
+    )
+
+    assert cancelled.json["status"] == "cancelled"
+    problem(refused, 409, field="count_id")
+    assert by_supervisor.json["status"] == "cancelled"

@@ -181,9 +181,54 @@ def test_the_service_worker_is_served_for_the_scanner_pages(client):
 def test_scanning_on_one_page_keeps_the_session_from_locking(app, client, make_badge_user):
     make_badge_user(badge="B-14")
     scan_badge(client, "B-14")
+    token = csrf(client.get("/scanners/count"))
     with client.session_transaction() as kept:
-        kept["seen"] -= 10_000  # long ago, as if the user had not opened a page for hours
+        kept["seen"] -= 200  # no page opened for 200 s, scanning on the same one all along
 
-    client.get("/scanners/session?active=1")  # what the page sends while scans go on
+    client.post("/scanners/active", headers={"X-CSRFToken": token})  # what the page sends
+    app.config["SCANNER_IDLE_LOCK_S"] = 100
 
     assert client.get("/scanners/count").status_code == 200
+
+
+def test_a_locked_handheld_cannot_use_the_api_either(client, make_badge_user):
+    make_badge_user(badge="B-15")
+    scan_badge(client, "B-15")
+    page = client.get("/scanners/count")
+    assert client.get("/api/v1/slots").status_code == 200
+
+    client.post("/scanners/lock", data={"csrf_token": csrf(page)})
+
+    assert client.get("/api/v1/slots").status_code == 401
+    assert client.get("/scanners/session").status_code == 401
+    scan_badge(client, "B-15")
+    assert client.get("/api/v1/slots").status_code == 200
+
+
+def test_signing_in_starts_a_new_session(client, make_badge_user):
+    make_badge_user(badge="B-16")
+    make_badge_user(badge="B-17")
+    scan_badge(client, "B-16")
+    first = client.get("/scanners/session").json["csrf"]
+
+    scan_badge(client, "B-17")
+
+    assert client.get("/scanners/session").json["csrf"] != first
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/scanners/receive?receipt=99999999999999999999",
+        "/scanners/labels?code=T99999999999999999999-1",
+        "/scanners/lookup?code=%00",
+    ],
+)
+def test_nonsense_in_a_page_address_is_answered_on_a_scanner_page(client, make_badge_user, path):
+    make_badge_user(badge="B-18")
+    scan_badge(client, "B-18")
+
+    answer = client.get(path)
+
+    assert answer.status_code in (200, 404)
+    assert 'id="scan"' in answer.get_data(as_text=True)  # the handheld can scan on
