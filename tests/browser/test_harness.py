@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from sqlalchemy import func, select
 
 from benchmarks import screens
 from tests.browser.handheld import serious_violations
+from wms.demo_shift import replenishment_task, start_shift
 from wms.models import User
 
 
@@ -42,8 +44,10 @@ def test_the_accessibility_check_reports_what_a_handheld_user_could_not_use(page
     assert [line.split(" ")[0] for line in serious_violations(page)] == ["button-name"]
 
 
+# Stand-ins for the scanner pages, with their contract: <body data-ready="1"> once the page
+# takes scans, <body data-scans> counted up and data-feedback set once it has handled one.
 IN_PAGE_SCANS = """<!doctype html><html lang="en"><title>scan</title>
-<body data-scans="0"><input id="scan" autofocus aria-label="Scan">
+<body data-scans="0" data-ready="1"><input id="scan" autofocus aria-label="Scan">
 <script>
   const field = document.getElementById("scan");
   field.addEventListener("keydown", (event) => {
@@ -64,7 +68,10 @@ RELOADING_SCANS = """<!doctype html><html lang="en"><title>scan</title>
     document.body.dataset.feedback = "ok";
     document.body.dataset.scans = "1";
   }
+  document.body.dataset.ready = "1";
 </script></body></html>"""
+
+SILENT = '<html lang="en"><body data-ready="1"><input id="scan" autofocus>'
 
 
 def serve_at(page, path: str, html: str) -> str:
@@ -98,8 +105,93 @@ def test_the_scan_clock_times_a_page_that_reloads_to_answer(page):
 
 
 def test_the_scan_clock_stops_with_a_reason_when_the_page_gives_no_feedback(page):
-    page.goto(serve_at(page, "/bench/silent", '<html lang="en"><body><input id="scan" autofocus>'))
+    page.goto(serve_at(page, "/bench/silent", SILENT))
     notes: list[str] = []
 
     assert screens.measure_scans(page, ["X"], 3, notes, timeout_ms=300) == []
     assert len(notes) == 1 and "data-scans" in notes[0] and "focus on #scan" in notes[0]
+
+
+def test_the_scan_clock_waits_for_the_page_to_take_scans(page):
+    page.goto(serve_at(page, "/bench/not-ready", SILENT.replace(' data-ready="1"', "")))
+    notes: list[str] = []
+
+    assert screens.measure_scans(page, ["X"], 3, notes, timeout_ms=300) == []
+    assert len(notes) == 1 and "did not set <body data-ready>" in notes[0]
+
+
+def test_a_scan_answered_otherwise_than_the_flow_expects_ends_its_row(page):
+    page.goto(serve_at(page, "/bench/in-page", IN_PAGE_SCANS))
+    screens.start_clock(page)
+    row = screens.Row("look-up")
+    notes: list[str] = []
+
+    screens.attempt(
+        notes,
+        row.name,
+        lambda: screens.scan_cycle(page, row, ["OK-1", "BAD-2", "OK-3"], 3, notes, expect="ok"),
+    )
+
+    # The wrong answer is kept (it counts in the error column), and nothing after it is timed.
+    assert [(s.expected, s.feedback) for s in row.scans] == [("ok", "ok"), ("ok", "error")]
+    assert notes == [
+        "look-up: scan 2 (BAD-2): expected ok, the page answered error; stopped measuring"
+    ]
+
+
+@pytest.fixture
+def signed_in(page):
+    page.goto("/scanners/login")
+    assert screens.sign_in(page, screens.BADGE) == f"signed in with badge {screens.BADGE}"
+    assert screens.choose_site(page, screens.SITE)
+    screens.start_clock(page)
+    return page
+
+
+def test_the_pick_flow_walks_a_list_a_shift_and_times_a_wrong_slot(signed_in, live_server):
+    with live_server.transaction() as session:
+        shifts = [start_shift(session, site=screens.SITE) for _ in range(3)]
+        wrong_slot = replenishment_task(session, site=screens.SITE).from_slot
+    row = screens.Row(screens.PICK)
+    walked: list[str] = []
+    notes: list[str] = []
+
+    screens.walk_pick_lists(
+        signed_in,
+        row,
+        shifts,
+        wrong_slot,
+        9,
+        notes,
+        walked=walked,
+        list_done=lambda number: screens.pick_list_done(live_server, number),
+    )
+
+    # Two lists of one task: slot, item, quantity, tote each; the second starts with the
+    # wrong slot, acknowledged before the right one is scanned.
+    first, second = (shift.picks[0] for shift in shifts[:2])
+    assert [s.barcode for s in row.scans] == [
+        *(first[0], first[1], str(first[2]), first[3]),
+        *(wrong_slot, second[0], second[1], str(second[2]), second[3]),
+    ]
+    assert [s.feedback for s in row.scans] == ["ok"] * 4 + ["error"] + ["ok"] * 4
+    assert all(s.expected == s.feedback and s.timing == "in page" for s in row.scans)
+    assert len(walked) == 2 and all("stopped" not in note for note in notes), notes
+    seconds = screens.until(lambda: screens.all_picked(live_server, walked), timeout_s=10)
+    assert seconds is not None  # the server has what the page's outbox sent
+
+
+def test_the_receive_flow_times_item_and_quantity_scans_apart(signed_in, live_server):
+    with live_server.transaction() as session:
+        shift = start_shift(session, site=screens.SITE)
+    items, quantities = screens.Row(screens.RECEIVE_ITEM), screens.Row(screens.RECEIVE_QUANTITY)
+    notes: list[str] = []
+
+    screens.receive_cartons(signed_in, items, quantities, shift, 3, notes)
+
+    assert [s.barcode for s in items.scans] == [screens.carton_code(shift)] * 3
+    assert [s.barcode for s in quantities.scans] == ["1"] * 3
+    assert {s.feedback for s in items.scans + quantities.scans} == {"ok"}
+    assert notes == []
+    seconds = screens.until(lambda: screens.units_received(live_server, shift.receipt_id) == 3)
+    assert seconds is not None  # the server has what the page's outbox sent
