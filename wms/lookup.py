@@ -60,4 +60,5 @@ def item_names(session: Session, item_ids: Iterable[int]) -> dict[int, str]:
     wanted = set(item_ids)
     if not wanted:
         return {}
-    return dict(session.execute(select(Item.id, Item.name).where(Item.id.in_(wanted))).tuples())
+    rows = session.execute(select(Item.id, Item.name).where(Item.id.in_(wanted)))
+    return {item_id: name for item_id, name in rows}

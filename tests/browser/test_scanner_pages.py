@@ -513,3 +513,124 @@ def test_a_wedge_repeating_itself_is_one_scan_and_tab_ends_a_scan(page: Any) -> 
     page.keyboard.press("Tab")
     assert feedback(page, 2) == "error"
     assert page.evaluate("document.activeElement.id") == "scan"
+
+
+def test_a_pick_confirmed_offline_stays_queued_across_a_reload_until_it_is_sent(
+    page: Any, live_server: Any, shift: Shift
+) -> None:
+    sign_in(page)
+    picks = take_pick_list(page)
+    page.reload()  # the service worker keeps the page from now on
+    ready(page)
+    page.wait_for_function("navigator.serviceWorker.controller !== null")
+    task = picks[0]
+
+    page.context.set_offline(True)
+    for n, value in enumerate(
+        (task["slot"], task["barcodes"][0], str(task["quantity"]), task["tote"]), start=1
+    ):
+        type_scan(page, value)
+        assert feedback(page, n) == "ok", page.locator("#banner-text").inner_text()
+    walk = page.locator("#walk li").first
+    assert "queued" in walk.inner_text() and "done" not in walk.inner_text()
+    page.reload()
+    ready(page)
+    walk = page.locator("#walk li").first
+    assert "queued" in walk.inner_text()  # not open again: nobody picks it twice
+    if len(picks) == 1:
+        type_scan(page, task["slot"])  # picking it again is refused
+        assert feedback(page, 1) == "error"
+        assert "queued" in page.get_by_role("alert").inner_text()
+        page.get_by_role("button", name="OK — scan again").click()
+
+    page.context.set_offline(False)
+    page.locator("#walk li").first.get_by_text("done").wait_for(timeout=30_000)
+    with live_server.transaction(readonly=True) as session:
+        confirmed = session.get(PickTask, task["id"])
+        assert confirmed is not None
+        assert (confirmed.status, confirmed.picked_qty) == (PickTaskStatus.PICKED, task["quantity"])
+
+
+def test_a_package_does_not_close_while_its_lines_are_queued(
+    page: Any, live_server: Any, shift: Shift
+) -> None:
+    sign_in(page)
+    picks = take_pick_list(page)
+    scans = 0
+    for task in picks:
+        for value in (task["slot"], task["barcodes"][0], str(task["quantity"]), task["tote"]):
+            type_scan(page, value)
+            scans += 1
+            assert feedback(page, scans) == "ok"
+    page.get_by_text(" picked. Take the totes to packing.").wait_for()
+    first = picks[0]
+    open_page(page, "/scanners/pack")
+    type_scan(page, first["tote"])
+    assert feedback(page, 1) == "ok", page.locator("#banner-text").inner_text()
+    type_scan(page, first["barcodes"][0])
+    assert feedback(page, 2) == "ok"
+
+    page.context.set_offline(True)
+    type_scan(page, "CMD:CONFIRM")
+    assert feedback(page, 3) == "ok"
+    page.get_by_text("queued: 1").wait_for()
+    page.get_by_role("button", name="Close package").click()
+    assert feedback(page, 4) == "error"
+    assert "still queued" in page.get_by_role("alert").inner_text()
+    page.get_by_role("button", name="OK — scan again").click()
+
+    page.context.set_offline(False)
+    page.get_by_text("queued: 0").wait_for(timeout=30_000)
+    page.get_by_role("button", name="Close package").click()
+    page.get_by_text("SSCC").wait_for()
+    with live_server.transaction(readonly=True) as session:
+        order = session.scalars(select(Order).where(Order.number == first["order"])).one()
+        package = session.scalars(select(Package).where(Package.order_id == order.id)).one()
+        assert package.status is PackageStatus.CLOSED
+        assert sum(line.quantity for line in package.lines) == first["quantity"]
+
+
+def test_after_logging_out_the_kept_pages_are_gone(page: Any) -> None:
+    sign_in(page)
+    open_page(page, "/scanners/tasks")
+    page.reload()  # kept by the service worker
+    ready(page)
+    page.wait_for_function("navigator.serviceWorker.controller !== null")
+
+    open_page(page, "/scanners/")
+    page.get_by_role("button", name="Log out").click()
+    page.get_by_role("heading", name="Scan your badge").wait_for()
+    ready(page)
+    page.wait_for_timeout(300)  # the sign-in page drops what the worker kept
+    page.context.set_offline(True)
+    page.goto("/scanners/tasks")
+
+    assert page.get_by_role("heading", name="No network").is_visible()
+    assert "Ana Associate" not in page.content()
+
+
+def test_a_count_left_half_way_carries_on_after_a_reload(page: Any, live_server: Any) -> None:
+    with live_server.transaction() as session:
+        # A reserve slot and its item (the task itself is not wanted).
+        task = replenishment_task(session, quantity=1)
+        session.delete(session.get(Task, task.task_id))
+    slot, barcode, sku = task.from_slot, task.gtin, task.sku
+    sign_in(page)
+    open_page(page, "/scanners/count")
+    for n, value in enumerate((slot, barcode, "3"), start=1):
+        type_scan(page, value)
+        assert feedback(page, n) == "ok", page.locator("#banner-text").inner_text()
+
+    page.reload()
+    ready(page)
+    type_scan(page, slot)
+    assert feedback(page, 1) == "ok", page.locator("#banner-text").inner_text()
+    counted = page.locator("#list li").inner_text()
+    assert counted.startswith("3 ") and sku in counted
+
+    type_scan(page, "CMD:CANCEL")  # give it up: the slot is free to count again
+    assert feedback(page, 2) == "ok"
+    page.get_by_text("given up").wait_for()
+    type_scan(page, slot)
+    assert feedback(page, 3) == "ok"
+    assert page.locator("#list li").count() == 0

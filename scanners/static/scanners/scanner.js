@@ -44,6 +44,16 @@ function html(strings, ...values) {
   return strings.reduce((out, s, i) => out + s + (i < values.length ? escape(values[i]) : ""), "");
 }
 
+// A scan as labels are compared: without an AIM symbology prefix (]C1, ]d2, ]Q3 ...) that
+// wedges may be set to send, trimmed, upper case.
+function norm(raw) {
+  return String(raw).trim().replace(/^\][A-Za-z]\d/, "").toUpperCase();
+}
+
+function same(raw, label) {
+  return norm(raw) === norm(label);
+}
+
 function isQuantity(raw) {
   return /^\d{1,6}$/.test(raw.trim());
 }
@@ -101,17 +111,20 @@ export function ok() {
 }
 
 let bannerUp = false;
-export function fail(text) {
+let bannerText = "";
+export function fail(text, { again = false } = {}) {
   tone(220, 450);
   navigator.vibrate?.([300, 100, 300]);
   flash("error");
-  $("#banner-text").textContent = text;
+  bannerText = text;
+  $("#banner-text").textContent = again ? `${text} — tap OK or scan the OK command first` : text;
   $("#banner").hidden = false;
   bannerUp = true;
   felt("error");
 }
 
 function acknowledge() {
+  if (lockedOffline) return;
   $("#banner").hidden = true;
   bannerUp = false;
   focusScan();
@@ -144,18 +157,24 @@ function takeScan(raw) {
   const value = separator ? raw.split(separator).join(GS) : raw;
   if (!value.trim()) return;
   const upper = value.trim().toUpperCase();
+  if (lockedOffline) return fail("Locked: go where there is Wi-Fi and scan your badge");
   if (bannerUp) {
     if (upper === `${COMMAND}OK`) acknowledge();
-    else fail(`${$("#banner-text").textContent} — tap OK or scan the OK command first`);
+    else fail(bannerText, { again: true });
     return;
   }
   if (upper === `${COMMAND}LOGOUT`) {
-    $("#logout-form")?.submit() || logoutNow();
+    logoutNow();
     return;
   }
   if (upper === `${COMMAND}OK`) return ok();
-  if (handler) handler(value.trim(), upper.startsWith(COMMAND) ? upper.slice(COMMAND.length) : null);
+  if (!handler) return;
+  const command = upper.startsWith(COMMAND) ? upper.slice(COMMAND.length) : null;
+  // One scan at a time: a scan waiting for the server holds the next one back.
+  scanning = scanning.then(() => handler(value.trim(), command)).catch((error) => fail(`Something went wrong: ${error.message || error}`));
 }
+
+let scanning = Promise.resolve();
 
 function logoutNow() {
   const form = document.createElement("form");
@@ -209,7 +228,14 @@ function wireScanField() {
       }
     }, 0);
   });
-  dialog?.addEventListener("close", () => setTimeout(focusScan, 0));
+  document.querySelectorAll("dialog").forEach((d) =>
+    d.addEventListener("close", () =>
+      setTimeout(() => {
+        field.blur();
+        focusScan();
+      }, 0),
+    ),
+  );
   document.querySelectorAll("[data-command]").forEach((button) =>
     button.addEventListener("click", () => takeScan(button.dataset.command)),
   );
@@ -241,7 +267,7 @@ function setCard(markup) {
 let csrfToken = document.querySelector('meta[name="csrf-token"]')?.content || "";
 
 async function freshToken() {
-  const answer = await fetch("/scanners/session", { credentials: "same-origin", cache: "no-store" });
+  const answer = await timed("/scanners/session", { credentials: "same-origin", cache: "no-store" });
   if (answer.status === 401) return null;
   const state = await answer.json();
   csrfToken = state.csrf;
@@ -263,21 +289,31 @@ function describe(problem) {
   return problem.detail || problem.title || "refused";
 }
 
+const TIMEOUT_MS = 8000;
+
+// fetch that gives up after TIMEOUT_MS (a Wi-Fi that drops mid-answer hangs otherwise).
+function timed(url, init = {}) {
+  const abort = new AbortController();
+  const timer = setTimeout(() => abort.abort(), TIMEOUT_MS);
+  return fetch(url, { ...init, signal: abort.signal }).finally(() => clearTimeout(timer));
+}
+
 // A call that needs its answer now (look-ups, opening a package); throws when offline.
-export async function call(method, path, payload) {
+// ``key``: the same key for a repeat of the same action (a double tap) makes it count once.
+export async function call(method, path, payload, { key } = {}) {
   const headers = { Accept: "application/json", "X-CSRFToken": csrfToken };
   const init = { method, headers, credentials: "same-origin" };
   if (method !== "GET") {
     headers["Content-Type"] = "application/json";
-    headers["Idempotency-Key"] = uuid();
+    headers["Idempotency-Key"] = key || uuid();
     init.body = JSON.stringify(payload ?? {});
   }
-  let answer = await fetch(API + path, init);
+  let answer = await timed(API + path, init);
   if (answer.status === 400 && method !== "GET") {
     const problem = await problemOf(answer.clone());
     if (/csrf/i.test(problem.detail || "") && (await freshToken())) {
       headers["X-CSRFToken"] = csrfToken;
-      answer = await fetch(API + path, init);
+      answer = await timed(API + path, init);
     }
   }
   const json = answer.status === 204 ? null : await problemOf(answer);
@@ -317,6 +353,13 @@ async function store(name, mode, work) {
 const all = (name) => store(name, "readonly", (s) => s.getAll());
 
 const listeners = new Map(); // key → function(state, answer)
+// What the page does when any of its entries is answered, made before a reload or not.
+const pageHooks = {};
+
+// Entries still waiting for the server whose path starts so.
+export async function pending(prefix) {
+  return (await all(OUTBOX)).filter((e) => e.user === data.user?.id && e.path.startsWith(prefix));
+}
 
 // Queue a confirmation: kept on the device first, then sent in order.
 export async function enqueue(path, payload, { label, record = false, onAnswer } = {}) {
@@ -351,35 +394,45 @@ function recordScan(raw, step, result, message = "") {
 let draining = false;
 let backoff = 1000;
 let retryTimer = null;
+let retryAfterMs = 0;
 
-export async function drain() {
+// Send what the outbox holds, in order; one tab of this device at a time.
+export async function drain({ now = false } = {}) {
   if (draining || !data.user) return;
+  if (retryTimer && !now) return; // waiting out a back-off
+  clearTimeout(retryTimer);
+  retryTimer = null;
   draining = true;
   try {
-    for (;;) {
-      const waiting = (await all(OUTBOX)).filter((e) => e.user === data.user.id);
-      if (!waiting.length) break;
-      const entry = waiting[0];
-      const outcome = await send(entry);
-      if (outcome === "retry") {
-        clearTimeout(retryTimer);
-        retryTimer = setTimeout(drain, backoff);
-        backoff = Math.min(backoff * 2, BACKOFF_MAX_MS);
-        break;
-      }
-      if (outcome === "signin") break;
-      backoff = 1000;
-    }
+    if (navigator.locks) await navigator.locks.request("wms-outbox", drainAll);
+    else await drainAll();
   } finally {
     draining = false;
     showQueued();
   }
 }
 
+async function drainAll() {
+  for (;;) {
+    const waiting = (await all(OUTBOX)).filter((e) => e.user === data.user.id);
+    if (!waiting.length) return;
+    const outcome = await send(waiting[0]);
+    if (outcome === "retry") {
+      const wait = Math.max(backoff, retryAfterMs);
+      retryAfterMs = 0;
+      retryTimer = setTimeout(() => drain({ now: true }), wait);
+      backoff = Math.min(backoff * 2, BACKOFF_MAX_MS);
+      return;
+    }
+    if (outcome === "signin") return;
+    backoff = 1000;
+  }
+}
+
 async function send(entry) {
   let answer;
   const attempt = () =>
-    fetch(API + entry.path, {
+    timed(API + entry.path, {
       method: "POST",
       credentials: "same-origin",
       headers: {
@@ -402,20 +455,26 @@ async function send(entry) {
   } catch (_) {
     return "retry"; // no network
   }
-  if (answer.status === 401) return "signin";
-  if (answer.status === 429 || answer.status >= 500 || answer.status === 408) return "retry";
+  if (answer.status === 401) return "signin"; // signed out or locked: kept until unlocked
+  if (answer.status === 429 || answer.status >= 500 || answer.status === 408) {
+    retryAfterMs = 1000 * Number(answer.headers.get("Retry-After") || 0);
+    return "retry";
+  }
   const json = answer.status === 204 ? null : await problemOf(answer);
-  if (answer.status === 409 && /in flight|still running|running/i.test(json?.detail || "")) return "retry";
+  // The first try of this key is still running on the server: its answer will be the one.
+  if (answer.status === 409 && String(json?.type || "").endsWith("/idempotency_key_in_progress")) return "retry";
   await store(OUTBOX, "readwrite", (s) => s.delete(entry.seq));
   if (answer.ok) {
     if (!entry.record) remember(entry, "sent");
     listeners.get(entry.key)?.("sent", json);
+    pageHooks.answered?.(entry, "sent", json);
   } else if (!entry.record) {
     // A conflict found on replay: kept for the user to resolve, never dropped.
     const refused = { ...entry, problem: json, status: answer.status, refusedAt: Date.now() };
     await store(REFUSED, "readwrite", (s) => s.put(refused));
     remember(entry, "refused", describe(json));
     listeners.get(entry.key)?.("refused", json);
+    pageHooks.answered?.(entry, "refused", json);
     if (!listeners.has(entry.key)) fail(`Refused when sent: ${entry.label} — ${describe(json)}`);
     showRefused();
   }
@@ -493,6 +552,23 @@ function showLog() {
     .join("");
 }
 
+// --- idle lock, and pages kept for offline use -------------------------------------------------
+
+let lockedOffline = false;
+
+// Drop the pages the service worker kept (they show the user who opened them); its own
+// script and style stay. Done on every sign-in page: after a log-out, a lock or a switch.
+async function forgetPages() {
+  if (!globalThis.caches) return;
+  for (const name of await caches.keys()) {
+    const cache = await caches.open(name);
+    for (const request of await cache.keys()) {
+      const path = new URL(request.url).pathname;
+      if (!path.startsWith("/scanners/static/") && path !== "/scanners/offline") await cache.delete(request);
+    }
+  }
+}
+
 // --- idle lock ----------------------------------------------------------------------------------
 
 function wireIdleLock() {
@@ -501,17 +577,29 @@ function wireIdleLock() {
   let last = Date.now();
   let told = Date.now();
   const touch = () => {
+    if (lockedOffline) return;
     last = Date.now();
     // The server locks a session it has not seen for the idle time: tell it about activity
     // on this page (at most once a minute).
     if (last - told > 60000 && navigator.onLine) {
       told = last;
-      fetch("/scanners/session?active=1", { credentials: "same-origin", cache: "no-store" }).catch(() => {});
+      timed("/scanners/active", { method: "POST", credentials: "same-origin", headers: { "X-CSRFToken": csrfToken } }).catch(() => {});
     }
   };
   ["keydown", "pointerdown", "touchstart"].forEach((e) => document.addEventListener(e, touch, true));
   setInterval(() => {
-    if (Date.now() - last > data.idleLockS * 1000 && navigator.onLine) form.submit();
+    if (Date.now() - last <= data.idleLockS * 1000) return;
+    if (navigator.onLine) {
+      forgetPages().finally(() => form.submit());
+      return;
+    }
+    // Offline: lock here and now (the kept pages too); the server is told once online.
+    lockedOffline = true;
+    forgetPages();
+    $("#banner-text").textContent = "Locked: go where there is Wi-Fi and scan your badge";
+    $("#banner").hidden = false;
+    $("#banner-ok").hidden = true;
+    window.addEventListener("online", () => form.submit(), { once: true });
   }, 5000);
 }
 
@@ -536,11 +624,19 @@ function refusedOnPage() {
 }
 
 pages.login = () => {
+  forgetPages();
   if (data.error) refusedOnPage();
 };
 
 pages.home = () => {
   showRefused();
+  setPrompt("Scan a command, or choose a task");
+  handler = (raw) => fail(`Choose a task first (scanned ${raw})`);
+};
+
+pages.error = () => {
+  refusedOnPage();
+  handler = (raw) => fail(`Choose Menu or Back first (scanned ${raw})`);
 };
 
 function qtyStep(prompt, fallback) {
@@ -556,6 +652,7 @@ function quantityOf(raw, command, fallback) {
 
 pages.receive = () => {
   const receipt = data.receipt;
+  const blindKeys = {};
   if (!receipt) {
     setPrompt("Scan the receipt number or a dock");
     handler = async (raw, command) => {
@@ -570,7 +667,9 @@ pages.receive = () => {
       }
       const slot = await lookUp(`/slots/scan/${encodeURIComponent(raw)}`);
       if (slot?.ok && ["dock", "staging"].includes(slot.json.kind)) {
-        const made = await call("POST", "/receipts", { site_id: data.site.id, dock_slot_id: slot.json.id, kind: "blind" });
+        // A second scan of the same dock on this page opens the same blind receipt.
+        blindKeys[slot.json.id] = blindKeys[slot.json.id] || uuid();
+        const made = await call("POST", "/receipts", { site_id: data.site.id, dock_slot_id: slot.json.id, kind: "blind" }, { key: blindKeys[slot.json.id] });
         if (!made.ok) return fail(describe(made.json));
         recordScan(raw, "dock", "ok");
         ok();
@@ -598,11 +697,19 @@ pages.receive = () => {
   };
   drawLines();
   const closeButton = $("#close-receipt");
+  const closeKey = uuid();
   closeButton.hidden = receipt.status !== "open";
   closeButton.addEventListener("click", async () => {
+    // Closing before the queued lines are in would close the receipt short of them.
+    const waiting = await pending(`/receipts/${receipt.id}/`);
+    if (waiting.length) {
+      drain({ now: true });
+      return fail(`${waiting.length} line(s) still queued: close once they are sent`);
+    }
     try {
-      const closed = await call("POST", `/receipts/${receipt.id}/close`);
+      const closed = await call("POST", `/receipts/${receipt.id}/close`, {}, { key: closeKey });
       if (!closed.ok) return fail(describe(closed.json));
+      receipt.status = "closed";
       ok();
       setCard(html`<p class="big-text">${receipt.number} closed</p><p><a class="big" href="/scanners/putaway">Put away now</a></p>`);
       closeButton.hidden = true;
@@ -698,7 +805,20 @@ pages.putaway = () => {
       return setPrompt(`Scan slot ${task.to_slot_barcode} (or another free slot)`);
     }
     if (command) return;
-    const other = raw !== task.to_slot_barcode;
+    const other = !same(raw, task.to_slot_barcode);
+    if (other) {
+      // Another slot is allowed; an unknown one is refused here and now.
+      const slot = await lookUp(`/slots/scan/${encodeURIComponent(raw)}`);
+      if (!slot) return fail("No network: another slot than the suggested one needs the network");
+      if (!slot.ok) {
+        recordScan(raw, "slot", "error", describe(slot.json));
+        return fail(describe(slot.json));
+      }
+      if (slot.json.site_id !== data.site.id || !["pick_face", "reserve"].includes(slot.json.kind)) {
+        recordScan(raw, "slot", "error", "not a storage slot");
+        return fail(expected("a storage slot like", task.to_slot_barcode, raw));
+      }
+    }
     recordScan(raw, "slot", "ok", other ? `instead of ${task.to_slot_barcode}` : "");
     ok();
     const quantity = task.quantity - task.done_qty;
@@ -711,26 +831,56 @@ pages.putaway = () => {
   };
 };
 
-pages.tasks = () => {
-  const waiting = data.tasks.map((t) => ({ ...t, skipped: false, done: false }));
+// Work items (tasks, pick tasks) are open, queued (confirmed here, not yet answered) or done.
+// A reload reads the outbox again: what is queued stays queued, never open and never done.
+async function markQueued(items, pathOf) {
+  const waiting = new Set((await pending("/")).map((e) => e.path));
+  items.forEach((item) => {
+    if (item.state === "open" && waiting.has(pathOf(item))) item.state = "queued";
+  });
+}
+
+function stateBadge(item) {
+  if (item.state === "done") return ' <span class="state sent">done</span>';
+  if (item.state === "queued") return ' <span class="state queued">queued</span>';
+  return "";
+}
+
+pages.tasks = async () => {
+  const pathOf = (t) => `/tasks/${t.id}/complete`;
+  const waiting = data.tasks.map((t) => ({ ...t, state: "open", skipped: false }));
+  await markQueued(waiting, pathOf);
   const STEPS = ["From", "Item", "Qty", "To"];
   let current = null;
   let step = 0;
   let scans = {};
   const list = $("#waiting");
   const draw = () => {
-    list.innerHTML = waiting
-      .filter((t) => !t.done)
-      .map(
-        (t) =>
-          html`<li class="${t === current ? "current" : ""}" data-task="${t.id}"><b>${t.kind}</b> ${t.remaining} × ${t.sku} · ${t.from} → ${t.to || "any"}` +
-          (t === current ? "" : ` <button type="button" class="big secondary" data-pick="${t.id}">Do this</button>`) +
-          "</li>",
-      )
-      .join("") || "<li>Nothing waiting for you here.</li>";
+    list.innerHTML =
+      waiting
+        .filter((t) => t.state !== "done")
+        .map(
+          (t) =>
+            html`<li class="${t === current ? "current" : ""}" data-task="${t.id}"><b>${t.kind}</b> ${t.remaining} × ${t.sku} · ${t.from} → ${t.to || "any"}` +
+            stateBadge(t) +
+            (t === current || t.state !== "open" ? "" : ` <button type="button" class="big secondary" data-pick="${t.id}">Do this</button>`) +
+            "</li>",
+        )
+        .join("") || "<li>Nothing waiting for you here.</li>";
     list.querySelectorAll("[data-pick]").forEach((b) =>
       b.addEventListener("click", () => choose(waiting.find((t) => String(t.id) === b.dataset.pick))),
     );
+  };
+  pageHooks.answered = (entry, state) => {
+    const task = waiting.find((t) => pathOf(t) === entry.path);
+    if (!task) return;
+    if (state === "sent") task.state = task.remaining > 0 ? "open" : "done";
+    else {
+      task.state = "open"; // refused: it is still to do
+      task.remaining = task.quantity_left ?? task.remaining;
+    }
+    if (!current) next();
+    else draw();
   };
   const prompts = () => [
     `Scan source slot ${current.from}`,
@@ -744,7 +894,8 @@ pages.tasks = () => {
     scans = {};
     if (!current) {
       setSteps([], 0);
-      setCard("<p>All done here.</p>");
+      const queued = waiting.filter((t) => t.state === "queued").length;
+      setCard(queued ? html`<p>${queued} task(s) queued: they are sent when the network allows.</p>` : "<p>All done here.</p>");
       setPrompt("Nothing to scan");
       return draw();
     }
@@ -753,17 +904,17 @@ pages.tasks = () => {
     setPrompt(prompts()[0]);
     draw();
   };
-  const next = () => choose(waiting.find((t) => !t.done && !t.skipped) || waiting.find((t) => !t.done));
+  const next = () => choose(waiting.find((t) => t.state === "open" && !t.skipped) || waiting.find((t) => t.state === "open"));
   next();
-  handler = (raw, command) => {
-    if (!current) return;
+  handler = async (raw, command) => {
+    if (!current) return fail("No task waiting for you here");
     if (command === "SKIP") {
       current.skipped = true;
       return next();
     }
     if (command === "CANCEL") return choose(current);
     if (step === 0) {
-      if (raw !== current.from) {
+      if (!same(raw, current.from)) {
         recordScan(raw, "from", "error");
         return fail(expected("slot", current.from, raw));
       }
@@ -783,7 +934,7 @@ pages.tasks = () => {
       scans.quantity = quantity;
     } else {
       if (command) return;
-      if (current.to && current.kind !== "putaway" && raw !== current.to) {
+      if (current.to && current.kind !== "putaway" && !same(raw, current.to)) {
         recordScan(raw, "to", "error");
         return fail(expected("slot", current.to, raw));
       }
@@ -798,18 +949,18 @@ pages.tasks = () => {
     }
     const task = current;
     const label = `${scans.quantity} × ${task.sku} ${task.from} → ${scans.to}`;
-    enqueue(`/tasks/${task.id}/complete`, { from_slot: scans.from, item: scans.item, quantity: scans.quantity, to_slot: scans.to }, {
+    task.quantity_left = task.remaining;
+    task.remaining -= scans.quantity;
+    task.state = "queued";
+    await enqueue(pathOf(task), { from_slot: scans.from, item: scans.item, quantity: scans.quantity, to_slot: scans.to }, {
       label,
       onAnswer: (state, answer) => state === "refused" && fail(`${label}: ${describe(answer)}`),
     });
-    task.remaining -= scans.quantity;
-    task.done = task.remaining <= 0;
-    if (task.done) next();
-    else choose(task);
+    next();
   };
 };
 
-pages.pick = () => {
+pages.pick = async () => {
   const pickList = data.pickList;
   $("#take-next")?.addEventListener("click", async () => {
     try {
@@ -827,7 +978,9 @@ pages.pick = () => {
     handler = () => fail("No pick list in progress: take the next one first");
     return;
   }
-  const tasks = pickList.tasks.map((t) => ({ ...t, done: t.status !== "open" }));
+  const pathOf = (t) => `/pick-lists/${pickList.id}/tasks/${t.id}/confirm`;
+  const tasks = pickList.tasks.map((t) => ({ ...t, state: t.status === "open" ? "open" : "done" }));
+  await markQueued(tasks, pathOf);
   const STEPS = ["Slot", "Item", "Qty", "Tote"];
   let current = null;
   let step = 0;
@@ -835,53 +988,67 @@ pages.pick = () => {
   let reason = "";
   const walk = $("#walk");
   const draw = () => {
-    const done = tasks.filter((t) => t.done).length;
+    const done = tasks.filter((t) => t.state === "done").length;
+    const queued = tasks.filter((t) => t.state === "queued").length;
     walk.innerHTML = tasks
-      .map(
-        (t, i) =>
-          html`<li class="${t === current ? "current" : ""}">${i + 1}. <b>${t.slot}</b> · ${t.quantity} × ${t.sku} → ${t.tote}` +
-          (t.done ? ' <span class="state sent">done</span>' : ""),
-      )
+      .map((t, i) => html`<li class="${t === current ? "current" : ""}">${i + 1}. <b>${t.slot}</b> · ${t.quantity} × ${t.sku} → ${t.tote}` + stateBadge(t))
       .join("");
-    const next = tasks.find((t) => !t.done && t !== current);
+    const next = tasks.find((t) => t.state === "open" && t !== current);
+    const tally = `${done} / ${tasks.length} done` + (queued ? `, ${queued} queued` : "");
     if (!current) {
-      setCard(html`<p class="big-text">${pickList.number} done</p><p>${done} / ${tasks.length} picked. Take the totes to packing.</p>`);
-      $("#take-next").hidden = false;
+      const finished = done === tasks.length;
+      setCard(
+        finished
+          ? html`<p class="big-text">${pickList.number} done</p><p>${done} / ${tasks.length} picked. Take the totes to packing.</p>`
+          : html`<p class="big-text">${pickList.number}: all scanned</p><p>${tally}. Queued picks are sent when the network allows.</p>`,
+      );
+      $("#take-next").hidden = !finished;
       return;
     }
     setCard(
-      html`<p id="progress">${done} / ${tasks.length} done · ${pickList.number}</p><p class="big-text">${current.slot}</p><p>${current.quantity} × <b>${current.sku}</b> ${current.name}${current.lot ? ` · lot ${current.lot}` : ""}</p><p>into tote <b>${current.tote}</b>${next ? html` · next slot ${next.slot}` : ""}</p>`,
+      html`<p id="progress">${tally} · ${pickList.number}</p><p class="big-text">${current.slot}</p><p>${current.quantity} × <b>${current.sku}</b> ${current.name}${current.lot ? ` · lot ${current.lot}` : ""}</p><p>into tote <b>${current.tote}</b>${next ? ` · next slot ${next.slot}` : ""}</p>`,
     );
+  };
+  pageHooks.answered = (entry, state) => {
+    const task = tasks.find((t) => pathOf(t) === entry.path);
+    if (!task) return;
+    task.state = state === "sent" ? "done" : "open"; // refused: still to pick
+    if (!current) begin();
+    else draw();
   };
   const prompts = () => [`Scan slot ${current.slot}`, `Scan item ${current.sku}`, `How many? (CONFIRM = ${current.quantity})`, `Scan tote ${current.tote}`];
   const begin = () => {
-    current = tasks.find((t) => !t.done) || null;
+    current = tasks.find((t) => t.state === "open") || null;
     step = 0;
     reason = "";
     if (!current) {
       setSteps([], 0);
-      setPrompt("Pick list done");
+      setPrompt("Pick list scanned");
     } else {
       setSteps(STEPS, 0);
       setPrompt(prompts()[0]);
     }
     draw();
   };
-  const confirm = () => {
+  const confirm = async () => {
     const task = current;
     const label = `${picked} of ${task.quantity} × ${task.sku} from ${task.slot}${reason ? ` (short: ${reason})` : ""}`;
-    enqueue(`/pick-lists/${pickList.id}/tasks/${task.id}/confirm`, { quantity: picked, reason }, {
+    task.state = "queued";
+    await enqueue(pathOf(task), { quantity: picked, reason }, {
       label,
       onAnswer: (state, answer) => state === "refused" && fail(`${label}: ${describe(answer)}`),
     });
-    task.done = true;
     begin();
   };
   const short = $("#short");
+  const askShort = (found) => {
+    $("#short-qty").value = String(found);
+    short.showModal();
+  };
   short.addEventListener("close", () => {
     if (short.returnValue !== "ok" || !current) return;
     const found = Number($("#short-qty").value || 0);
-    if (!(found >= 0 && found < current.quantity)) return fail(`A short pick is 0 to ${current.quantity - 1} units`);
+    if (!(Number.isInteger(found) && found >= 0 && found < current.quantity)) return fail(`A short pick is 0 to ${current.quantity - 1} units`);
     picked = found;
     reason = document.querySelector('input[name="short-reason"]:checked').value;
     recordScan(`SHORT ${found}`, "short", "ok", reason);
@@ -892,15 +1059,15 @@ pages.pick = () => {
     setPrompt(prompts()[3]);
   });
   begin();
-  handler = (raw, command) => {
-    if (!current) return;
-    if (command === "CANCEL") return begin();
-    if (command === "SHORT") {
-      $("#short-qty").value = "0";
-      return short.showModal();
+  handler = async (raw, command) => {
+    if (!current) {
+      const queued = tasks.filter((t) => t.state === "queued").length;
+      return fail(queued ? `Nothing left to pick here: ${queued} queued, sent when the network allows` : "This pick list is done: take the next one");
     }
+    if (command === "CANCEL") return begin();
+    if (command === "SHORT") return askShort(0);
     if (step === 0) {
-      if (raw !== current.slot) {
+      if (!same(raw, current.slot)) {
         recordScan(raw, "slot", "error");
         return fail(expected("slot", current.slot, raw));
       }
@@ -910,15 +1077,19 @@ pages.pick = () => {
         return fail(expected("item", current.sku, raw));
       }
     } else if (step === 2) {
-      const quantity = quantityOf(raw, command, current.quantity);
-      if (!quantity || quantity > current.quantity) {
+      const quantity = command === "CONFIRM" ? current.quantity : isQuantity(raw) ? Number(raw) : null;
+      if (quantity === null || quantity > current.quantity) {
         recordScan(raw, "quantity", "error");
         return fail(`Expected ${current.quantity} (fewer: scan SHORT), scanned ${raw}`);
       }
+      if (quantity < current.quantity) {
+        // Fewer than asked is a short pick: it needs its reason.
+        recordScan(raw, "quantity", "ok", "short");
+        return askShort(quantity);
+      }
       picked = quantity;
-      if (quantity < current.quantity) reason = "short at the slot";
     } else {
-      if (raw.toUpperCase() !== current.tote.toUpperCase()) {
+      if (!same(raw, current.tote)) {
         recordScan(raw, "tote", "error");
         return fail(expected("tote", current.tote, raw));
       }
@@ -930,7 +1101,7 @@ pages.pick = () => {
       setSteps(STEPS, step);
       return setPrompt(prompts()[step], { numeric: step === 2 });
     }
-    confirm();
+    await confirm();
   };
 };
 
@@ -938,16 +1109,32 @@ pages.pack = () => {
   let pkg = null;
   let order = null;
   let line = null;
-  const packed = new Map();
+  const packed = new Map(); // order line → units the server has in the package
+  const queued = new Map(); // order line → units confirmed here, not answered yet
   const table = $("#order-lines");
   const closeButton = $("#close-package");
+  const closeKeys = {};
+  const add = (map, id, n) => map.set(id, (map.get(id) || 0) + n);
+  const inBox = (id) => (packed.get(id) || 0) + (queued.get(id) || 0);
   const draw = () => {
     table.hidden = !order;
     if (!order) return;
     $("#order-caption").textContent = `Order ${order.number}`;
     table.querySelector("tbody").innerHTML = order.lines
-      .map((l) => html`<tr><td><b>${l.sku}</b></td><td>${l.picked_qty}</td><td>${packed.get(l.id) || 0}</td></tr>`)
+      .map(
+        (l) =>
+          html`<tr><td><b>${l.sku}</b></td><td>${l.picked_qty}</td><td>${packed.get(l.id) || 0}` +
+          (queued.get(l.id) ? ` <span class="state queued">+${queued.get(l.id)} queued</span>` : "") +
+          "</td></tr>",
+      )
       .join("");
+  };
+  pageHooks.answered = (entry, state, answer) => {
+    if (!pkg || !entry.path.startsWith(`/packages/${pkg.id}/lines`)) return;
+    const { order_line_id: id, quantity } = entry.payload;
+    add(queued, id, -quantity);
+    if (state === "sent") add(packed, id, quantity);
+    draw();
   };
   const start = () => {
     line = null;
@@ -977,7 +1164,9 @@ pages.pack = () => {
     pkg = opened.json;
     order = fetched.json;
     packed.clear();
-    pkg.lines.forEach((l) => packed.set(l.order_line_id, (packed.get(l.order_line_id) || 0) + l.quantity));
+    queued.clear();
+    pkg.lines.forEach((l) => add(packed, l.order_line_id, l.quantity));
+    (await pending(`/packages/${pkg.id}/lines`)).forEach((e) => add(queued, e.payload.order_line_id, e.payload.quantity));
     recordScan(raw, "tote", "ok");
     ok();
     setCard(html`<p>Package for order <b>${order.number}</b> · totes ${pkg.totes.join(", ")}</p>`);
@@ -986,9 +1175,16 @@ pages.pack = () => {
     start();
   };
   closeButton.addEventListener("click", async () => {
+    // Closing before the queued lines are in would close a package short of them.
+    const waiting = await pending(`/packages/${pkg.id}/`);
+    if (waiting.length) {
+      drain({ now: true });
+      return fail(`${waiting.length} line(s) still queued: close once they are sent`);
+    }
     let closed;
+    closeKeys[pkg.id] = closeKeys[pkg.id] || uuid(); // a double tap closes once
     try {
-      closed = await call("POST", `/packages/${pkg.id}/close`, {});
+      closed = await call("POST", `/packages/${pkg.id}/close`, {}, { key: closeKeys[pkg.id] });
     } catch (_) {
       return fail("No network: closing needs the network; your scans stay queued");
     }
@@ -1017,7 +1213,10 @@ pages.pack = () => {
     if (!line) {
       const found = await lookUp(`/items/scan/${encodeURIComponent(raw)}`);
       if (!found) return fail("No network: checking the item needs the network");
-      if (!found.ok) return fail(describe(found.json));
+      if (!found.ok) {
+        recordScan(raw, "item", "error", describe(found.json));
+        return fail(describe(found.json));
+      }
       line = order.lines.find((l) => l.item_id === found.json.item.id);
       if (!line) {
         recordScan(raw, "item", "error", "not on the order");
@@ -1025,11 +1224,11 @@ pages.pack = () => {
       }
       recordScan(raw, "item", "ok");
       ok();
-      const left = line.picked_qty - (packed.get(line.id) || 0);
+      const left = line.picked_qty - inBox(line.id);
       setSteps(["Tote", "Items", "Close"], 1);
       return qtyStep(`How many ${line.sku}?`, left > 0 ? left : null);
     }
-    const left = line.picked_qty - (packed.get(line.id) || 0);
+    const left = line.picked_qty - inBox(line.id);
     const quantity = quantityOf(raw, command, left);
     if (!quantity || quantity > left) {
       recordScan(raw, "quantity", "error");
@@ -1038,18 +1237,12 @@ pages.pack = () => {
     recordScan(raw, "quantity", "ok");
     ok();
     const target = line;
-    packed.set(target.id, (packed.get(target.id) || 0) + quantity);
+    add(queued, target.id, quantity);
     draw();
     const label = `${quantity} × ${target.sku} into the package of ${order.number}`;
-    enqueue(`/packages/${pkg.id}/lines`, { order_line_id: target.id, quantity }, {
+    await enqueue(`/packages/${pkg.id}/lines`, { order_line_id: target.id, quantity }, {
       label,
-      onAnswer: (state, answer) => {
-        if (state === "refused") {
-          packed.set(target.id, (packed.get(target.id) || 0) - quantity);
-          draw();
-          fail(`${label}: ${describe(answer)}`);
-        }
-      },
+      onAnswer: (state, answer) => state === "refused" && fail(`${label}: ${describe(answer)}`),
     });
     start();
   };
@@ -1073,19 +1266,30 @@ pages.move = () => {
       if (command) return;
       const slot = await lookUp(`/slots/scan/${encodeURIComponent(raw)}`);
       if (!slot) return fail("No network: checking the slot needs the network");
-      if (!slot.ok) return fail(describe(slot.json));
+      if (!slot.ok) {
+        recordScan(raw, STEPS[step].toLowerCase(), "error", describe(slot.json));
+        return fail(describe(slot.json));
+      }
       if (step === 0) move.from = slot.json;
-      else if (slot.json.id === move.from.id) return fail(`Expected another slot than ${raw}`);
-      else move.to = slot.json;
+      else if (slot.json.id === move.from.id) {
+        recordScan(raw, "to", "error", "same slot");
+        return fail(`Expected another slot than ${raw}`);
+      } else move.to = slot.json;
     } else if (step === 1) {
       if (command) return;
       const found = await lookUp(`/items/scan/${encodeURIComponent(raw)}`);
       if (!found) return fail("No network: checking the item needs the network");
-      if (!found.ok) return fail(describe(found.json));
+      if (!found.ok) {
+        recordScan(raw, "item", "error", describe(found.json));
+        return fail(describe(found.json));
+      }
       move.item = found.json;
     } else {
       const quantity = quantityOf(raw, command, null);
-      if (!quantity) return fail(expected("a quantity,", "", raw).replace(" ,", ""));
+      if (!quantity) {
+        recordScan(raw, "quantity", "error");
+        return fail(expected("a quantity,", "", raw).replace(" ,", ""));
+      }
       move.quantity = quantity * (move.item.units || 1);
     }
     recordScan(raw, STEPS[step].toLowerCase(), "ok");
@@ -1111,8 +1315,11 @@ pages.count = () => {
   let count = null;
   let slot = null;
   let item = null;
-  const lines = new Map();
+  let lines = new Map();
   const submit = $("#submit-count");
+  const kept = () => `wms-count-${data.user.id}-${count.id}`;
+  // The lines counted so far survive a reload: scanning the slot again carries on.
+  const keep = () => localStorage.setItem(kept(), JSON.stringify([...lines.entries()]));
   const drawLines = () => {
     $("#list").innerHTML = [...lines.values()]
       .map((l) => html`<li>${l.quantity} × <b>${l.sku}</b>${l.lot ? ` lot ${l.lot}` : ""}</li>`)
@@ -1126,38 +1333,61 @@ pages.count = () => {
       setPrompt("Scan the slot to count");
     } else {
       setSteps(["Slot", "Items", "Submit"], 1);
-      setPrompt(`Scan an item in ${slot.barcode} (or submit)`);
+      setPrompt(`Scan an item in ${slot.barcode} (or submit; CANCEL gives the count up)`);
     }
   };
-  submit.addEventListener("click", () => {
+  const finish = () => {
+    localStorage.removeItem(kept());
+    count = null;
+    lines = new Map();
+    drawLines();
+    start();
+  };
+  submit.addEventListener("click", async () => {
     const payload = { lines: [...lines.values()].map(({ item_id, lot, expiry, quantity }) => ({ item_id, lot, expiry, quantity })) };
-    const label = `count of ${slot.barcode}: ${lines.size} line(s)`;
-    enqueue(`/counts/${count.id}/submit`, payload, {
+    const counted = slot.barcode;
+    const label = `count of ${counted}: ${lines.size} line(s)`;
+    await enqueue(`/counts/${count.id}/submit`, payload, {
       label,
       onAnswer: (state, answer) => {
         if (state === "refused") return fail(`${label}: ${describe(answer)}`);
-        setCard(html`<p>Count of <b>${slot.barcode}</b> submitted (${answer.status}).</p>`);
+        // Blind to the end: whether it matched is the supervisor's to see.
+        setCard(html`<p>Count of <b>${counted}</b> submitted. Thank you.</p>`);
       },
     });
     ok();
-    count = null;
-    lines.clear();
-    drawLines();
-    setCard(html`<p>Count of <b>${slot.barcode}</b> queued.</p>`);
-    start();
+    setCard(html`<p>Count of <b>${counted}</b> queued.</p>`);
+    finish();
   });
   start();
   handler = async (raw, command) => {
-    if (command === "CANCEL") return start();
+    if (command === "CANCEL") {
+      if (!item && count) {
+        const cancelled = await call("POST", `/counts/${count.id}/cancel`, { reason: "given up on the handheld" }).catch(() => null);
+        if (!cancelled) return fail("No network: giving a count up needs the network");
+        if (!cancelled.ok) return fail(describe(cancelled.json));
+        ok();
+        setCard(html`<p>Count of <b>${slot.barcode}</b> given up.</p>`);
+        return finish();
+      }
+      return start();
+    }
     if (!count) {
       if (command) return;
       const found = await lookUp(`/slots/scan/${encodeURIComponent(raw)}`);
       if (!found) return fail("No network: starting a count needs the network");
-      if (!found.ok) return fail(describe(found.json));
+      if (!found.ok) {
+        recordScan(raw, "slot", "error", describe(found.json));
+        return fail(describe(found.json));
+      }
       const started = await call("POST", "/counts", { slot_id: found.json.id, reason: "handheld count" });
-      if (!started.ok) return fail(describe(started.json));
+      if (!started.ok) {
+        recordScan(raw, "slot", "error", describe(started.json));
+        return fail(describe(started.json));
+      }
       slot = found.json;
       count = started.json;
+      lines = new Map(JSON.parse(localStorage.getItem(kept()) || "[]"));
       recordScan(raw, "slot", "ok");
       ok();
       setCard(html`<p>Counting <b class="big-text">${slot.barcode}</b></p><p>Count every unit you see; empty slot: submit with no line.</p>`);
@@ -1168,20 +1398,27 @@ pages.count = () => {
       if (command) return;
       const found = await lookUp(`/items/scan/${encodeURIComponent(raw)}`);
       if (!found) return fail("No network: checking the item needs the network");
-      if (!found.ok) return fail(describe(found.json));
+      if (!found.ok) {
+        recordScan(raw, "item", "error", describe(found.json));
+        return fail(describe(found.json));
+      }
       item = found.json;
       recordScan(raw, "item", "ok");
       ok();
       return qtyStep(`How many ${item.item.sku}${item.lot ? ` lot ${item.lot}` : ""}?`, null);
     }
     const quantity = isQuantity(raw) ? Number(raw) : null;
-    if (quantity === null) return fail(expected("a quantity,", "", raw).replace(" ,", ""));
+    if (quantity === null) {
+      recordScan(raw, "quantity", "error");
+      return fail(expected("a quantity,", "", raw).replace(" ,", ""));
+    }
     recordScan(raw, "quantity", "ok");
     ok();
     const key = `${item.item.id}|${item.lot || ""}`;
     const known = lines.get(key) || { item_id: item.item.id, sku: item.item.sku, lot: item.lot || "", expiry: item.expiry || null, quantity: 0 };
     known.quantity += quantity * (item.units || 1);
     lines.set(key, known);
+    keep();
     drawLines();
     start();
   };
@@ -1189,9 +1426,14 @@ pages.count = () => {
 
 function serverScanPage() {
   // Look-ups and labels are answered by the server: a scan reloads the page with the code.
+  const code = new URLSearchParams(location.search).get("code");
+  const scanned = sessionStorage.getItem("wms-scanned"); // set by the scan, not by a reload
+  sessionStorage.removeItem("wms-scanned");
+  if (code && scanned === code) recordScan(code, "code", data.error ? "error" : "ok", data.error || "");
   if (data.error) refusedOnPage();
-  else if (new URLSearchParams(location.search).get("code")) ok();
+  else if (code) ok();
   handler = (raw) => {
+    sessionStorage.setItem("wms-scanned", raw);
     location.search = `?code=${encodeURIComponent(raw)}`;
   };
 }
@@ -1205,14 +1447,17 @@ if ("serviceWorker" in navigator && window.isSecureContext) {
 }
 wireScanField();
 wireIdleLock();
-pages[data.page]?.();
+window.wmsHandheld = { drain, enqueue, all: () => all(OUTBOX) };
+Promise.resolve(pages[data.page]?.())
+  .catch((error) => fail(`This page could not start: ${error.message || error}`))
+  .finally(() => {
+    body.dataset.ready = "1"; // scans typed from now on are taken
+  });
 showLog();
 showQueued();
 drain();
 window.addEventListener("online", () => {
   backoff = 1000;
-  drain();
+  drain({ now: true });
 });
 setInterval(drain, 5000);
-window.wmsHandheld = { drain, enqueue, all: () => all(OUTBOX) };
-body.dataset.ready = "1"; // scans typed from now on are taken
