@@ -776,7 +776,7 @@ pages.putaway = () => {
   const start = () => {
     task = null;
     setSteps(["Item", "Slot"], 0);
-    setPrompt("Scan a received item (or its tote)");
+    setPrompt("Scan a received item at the dock");
     setCard("");
   };
   start();
