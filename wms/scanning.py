@@ -132,6 +132,7 @@ def parse_scan(raw: str, *, separator: str | None = None) -> Scan:
     GS before GS1 parsing and must be a character that cannot occur inside GS1 data (a
     RuleViolation on ``separator`` otherwise: it often comes from a device's settings).
     """
+    _refuse_control_characters(raw.strip())
     if separator is not None and (len(separator) != 1 or separator in _GS1_DATA_CHARACTERS):
         raise RuleViolation(
             f"the separator stand-in {separator!r} must be one character that cannot occur "
@@ -205,6 +206,7 @@ def find_slot(session: Session, raw: str) -> Slot:
     value = raw.strip()
     if not value:
         raise RuleViolation("the scan is empty", field="scan")
+    _refuse_control_characters(value)
     candidates = [value]
     symbology = _symbology(value)
     if symbology is not None and len(value) > len(symbology):
@@ -217,6 +219,17 @@ def find_slot(session: Session, raw: str) -> Slot:
         if candidate in slots:
             return slots[candidate]
     raise NotFound(f"no slot has the barcode {candidates[-1]!r}", field="scan")
+
+
+def _refuse_control_characters(raw: str) -> None:
+    """No label carries control characters but GS (ASCII 29, the GS1 separator)."""
+    bad = next((c for c in raw if (ord(c) < 32 and c != "\x1d") or ord(c) == 127), None)
+    if bad is not None:
+        raise RuleViolation(
+            f"the scan holds the control character {ord(bad):#04x}, which no label carries: "
+            "check the scanner's settings",
+            field="scan",
+        )
 
 
 # --- the kinds of scan ----------------------------------------------------------------------

@@ -231,3 +231,8 @@ def test_a_counter_cancels_their_own_count_and_a_supervisor_anyones(signed_in, p
     assert cancelled.json["status"] == "cancelled"
     problem(refused, 409, field="count_id")
     assert by_supervisor.json["status"] == "cancelled"
+
+
+@pytest.mark.parametrize("path", ["/api/v1/slots/scan/A%00B", "/api/v1/items/scan/0%0012"])
+def test_a_scan_with_a_control_character_is_a_422_on_every_database(api_client, problem, path):
+    problem(api_client.get(path), 422, field="scan")

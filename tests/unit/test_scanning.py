@@ -339,3 +339,12 @@ def test_the_raw_and_the_bracketed_forms_of_a_code_read_the_same(lot, expiry):
 
     assert (raw.gtin, raw.lot, raw.expiry) == (GTIN_14, lot, expiry)
     assert (hri.gtin, hri.lot, hri.expiry) == (raw.gtin, raw.lot, raw.expiry)
+
+
+@pytest.mark.parametrize("raw", ["A\x00B", "01\x0712345678901231", "\x7f"])
+def test_a_scan_with_control_characters_is_refused_naming_the_scan(raw):
+    with pytest.raises(RuleViolation) as refused:
+        parse_scan(raw)
+
+    assert refused.value.field == "scan"
+    assert "control character" in refused.value.message
