@@ -34,7 +34,7 @@ from scanners import commands
 from wms import lookup, network, picklists, receiving, scanning, tasks, users
 from wms.db import transaction
 from wms.errors import WmsError
-from wms.models import PickTaskStatus
+from wms.models import PickTaskStatus, utcnow
 from wms.users import SessionUser
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -138,6 +138,8 @@ def _render(template: str, *, page: str, data: dict[str, Any] | None = None, **c
         "idleLockS": _idle_lock_s(),
         "gsStandIn": config.get("SCANNER_GS_STANDIN", DEFAULT_GS_STANDIN),
         "api": "/api/v1",
+        # When the page was made, by the server's clock: a kept copy shown offline is older.
+        "rendered": utcnow().isoformat(),
         **(data or {}),
     }
     return render_template(

@@ -634,3 +634,43 @@ def test_a_count_left_half_way_carries_on_after_a_reload(page: Any, live_server:
     type_scan(page, slot)
     assert feedback(page, 3) == "ok"
     assert page.locator("#list li").count() == 0
+
+
+def test_a_kept_page_opened_offline_shows_work_sent_since_as_done(
+    page: Any, live_server: Any, shift: Shift
+) -> None:
+    sign_in(page)
+    picks = take_pick_list(page)
+    page.reload()  # this copy is kept: in it, every task is still open
+    ready(page)
+    page.wait_for_function("navigator.serviceWorker.controller !== null")
+    task = picks[0]
+    for n, value in enumerate(
+        (task["slot"], task["barcodes"][0], str(task["quantity"]), task["tote"]), start=1
+    ):
+        type_scan(page, value)
+        assert feedback(page, n) == "ok", page.locator("#banner-text").inner_text()
+    page.locator("#walk li").first.get_by_text("done").wait_for()
+
+    page.context.set_offline(True)
+    page.reload()
+    ready(page)
+
+    assert "done" in page.locator("#walk li").first.inner_text()
+    if len(picks) > 1:
+        assert picks[1]["slot"] in page.locator("#card").inner_text()
+
+
+def test_lock_works_without_a_network(page: Any) -> None:
+    sign_in(page)
+    open_page(page, "/scanners/move")
+    page.context.set_offline(True)
+
+    page.get_by_role("button", name="Lock").click()
+
+    page.get_by_text("Locked: go where there is Wi-Fi").wait_for()
+    assert page.evaluate("document.querySelector('main').inert")
+    type_scan(page, "FW01-DOCK1")
+    assert feedback(page, 1) == "error"
+    page.context.set_offline(False)
+    page.get_by_role("heading", name="Locked — scan your badge").wait_for()

@@ -45,13 +45,18 @@ function html(strings, ...values) {
 }
 
 // A scan as labels are compared: without an AIM symbology prefix (]C1, ]d2, ]Q3 ...) that
-// wedges may be set to send, trimmed, upper case.
+// wedges may be set to send, trimmed. Slot labels are compared exactly, as the server does.
 function norm(raw) {
-  return String(raw).trim().replace(/^\][A-Za-z]\d/, "").toUpperCase();
+  return String(raw).trim().replace(/^\][A-Za-z]\d/, "");
 }
 
 function same(raw, label) {
   return norm(raw) === norm(label);
+}
+
+// Tote labels are the server's T<list>-<n>, in any case.
+function sameTote(raw, label) {
+  return norm(raw).toUpperCase() === norm(label).toUpperCase();
 }
 
 function isQuantity(raw) {
@@ -70,7 +75,7 @@ function gtinOf(raw) {
 
 function matchesItem(raw, barcodes) {
   const gtin = gtinOf(raw);
-  return barcodes.some((b) => b === raw.trim() || (/^\d+$/.test(b) && b.padStart(14, "0") === gtin));
+  return barcodes.some((b) => b === norm(raw) || (/^\d+$/.test(b) && b.padStart(14, "0") === gtin));
 }
 
 // --- feedback: sound, flash, vibration; the error banner waits for a tap or CMD:OK -------------
@@ -168,15 +173,43 @@ function takeScan(raw) {
     return;
   }
   if (upper === `${COMMAND}OK`) return ok();
-  if (!handler) return;
+  if (!handler) return fail("Wait a moment: the page is still starting");
   const command = upper.startsWith(COMMAND) ? upper.slice(COMMAND.length) : null;
   // One scan at a time: a scan waiting for the server holds the next one back.
-  scanning = scanning.then(() => handler(value.trim(), command)).catch((error) => fail(`Something went wrong: ${error.message || error}`));
+  scanning = scanning
+    .then(() => {
+      // Checked again when its turn comes: the scan before it may have raised the banner.
+      if (lockedOffline) return fail("Locked: go where there is Wi-Fi and scan your badge");
+      if (bannerUp) return fail(bannerText, { again: true });
+      return handler(value.trim(), command);
+    })
+    .catch((error) => fail(error.name === "AbortError" ? "No network: the server did not answer" : `Something went wrong: ${error.message || error}`));
 }
 
 let scanning = Promise.resolve();
 
+// Lock here and now without the server: kept pages dropped, the screen covered.
+function lockHere(text = "Locked: go where there is Wi-Fi and scan your badge") {
+  if (lockedOffline) return;
+  lockedOffline = true;
+  forgetPages();
+  $("#banner-text").textContent = text;
+  $("#banner").hidden = false;
+  $("#banner").classList.add("locked");
+  $("#banner-ok").hidden = true;
+  document.querySelectorAll("main, footer, header").forEach((part) => (part.inert = true));
+  // The scan field is out of reach now; a scan still gets the error tone.
+  document.addEventListener("keydown", (event) => {
+    if (event.key !== "Enter") return;
+    tone(220, 450);
+    navigator.vibrate?.([300, 100, 300]);
+    felt("error");
+  });
+  window.addEventListener("online", () => $("#lock-form")?.submit(), { once: true });
+}
+
 function logoutNow() {
+  if (!navigator.onLine) return lockHere("Signed off here: go where there is Wi-Fi and scan a badge");
   const form = document.createElement("form");
   form.method = "post";
   form.action = "/scanners/logout";
@@ -266,20 +299,13 @@ function setCard(markup) {
 
 let csrfToken = document.querySelector('meta[name="csrf-token"]')?.content || "";
 
+// A fresh CSRF token for this page's user; null when that user is no longer signed in here
+// (signed out, locked, or another user signed in since: their session must not send this).
 async function freshToken() {
-  const answer = await timed("/scanners/session", { credentials: "same-origin", cache: "no-store" });
-  if (answer.status === 401) return null;
-  const state = await answer.json();
-  csrfToken = state.csrf;
-  return state;
-}
-
-async function problemOf(answer) {
-  try {
-    return await answer.json();
-  } catch (_) {
-    return { detail: `${answer.status} ${answer.statusText}` };
-  }
+  const state = await request("/scanners/session", { credentials: "same-origin", cache: "no-store" });
+  if (!state.ok || !state.json?.user || state.json.user.id !== data.user?.id) return null;
+  csrfToken = state.json.csrf;
+  return state.json;
 }
 
 function describe(problem) {
@@ -291,12 +317,27 @@ function describe(problem) {
 
 const TIMEOUT_MS = 8000;
 
-// fetch that gives up after TIMEOUT_MS (a Wi-Fi that drops mid-answer hangs otherwise).
-function timed(url, init = {}) {
+// One request, answer body included, given up after TIMEOUT_MS (a Wi-Fi that drops in the
+// middle of an answer would hang otherwise). Throws when there is no network.
+async function request(url, init = {}) {
   const abort = new AbortController();
   const timer = setTimeout(() => abort.abort(), TIMEOUT_MS);
-  return fetch(url, { ...init, signal: abort.signal }).finally(() => clearTimeout(timer));
+  try {
+    const answer = await fetch(url, { ...init, signal: abort.signal });
+    const text = answer.status === 204 ? "" : await answer.text();
+    let json = null;
+    try {
+      json = text ? JSON.parse(text) : null;
+    } catch (_) {
+      json = { detail: `${answer.status} ${answer.statusText}` };
+    }
+    return { ok: answer.ok, status: answer.status, headers: answer.headers, json };
+  } finally {
+    clearTimeout(timer);
+  }
 }
+
+const isCsrfRefusal = (answer) => answer.status === 400 && /csrf/i.test(answer.json?.detail || "");
 
 // A call that needs its answer now (look-ups, opening a package); throws when offline.
 // ``key``: the same key for a repeat of the same action (a double tap) makes it count once.
@@ -308,16 +349,19 @@ export async function call(method, path, payload, { key } = {}) {
     headers["Idempotency-Key"] = key || uuid();
     init.body = JSON.stringify(payload ?? {});
   }
-  let answer = await timed(API + path, init);
-  if (answer.status === 400 && method !== "GET") {
-    const problem = await problemOf(answer.clone());
-    if (/csrf/i.test(problem.detail || "") && (await freshToken())) {
-      headers["X-CSRFToken"] = csrfToken;
-      answer = await timed(API + path, init);
-    }
+  let answer = await request(API + path, init);
+  if (isCsrfRefusal(answer) && (await freshToken())) {
+    headers["X-CSRFToken"] = csrfToken;
+    answer = await request(API + path, init);
   }
-  const json = answer.status === 204 ? null : await problemOf(answer);
-  return { ok: answer.ok, status: answer.status, json };
+  if (answer.status === 401) toSignIn();
+  return answer;
+}
+
+// Signed out or locked on the server: the badge is scanned again, then the outbox goes on.
+function toSignIn() {
+  if (data.page === "login") return;
+  location.href = `/scanners/login?next=${encodeURIComponent(location.pathname + location.search)}`;
 }
 
 const OUTBOX = "outbox";
@@ -355,6 +399,24 @@ const all = (name) => store(name, "readonly", (s) => s.getAll());
 const listeners = new Map(); // key → function(state, answer)
 // What the page does when any of its entries is answered, made before a reload or not.
 const pageHooks = {};
+
+// What this device sent lately (path, payload, when the server answered, by its clock), so a
+// page the service worker kept from before still shows that work as done.
+const sentKey = () => `wms-sent-${data.user?.id}`;
+
+function keepSent(entry, serverDate) {
+  const sent = JSON.parse(localStorage.getItem(sentKey()) || "[]");
+  const at = Date.parse(serverDate || "") || Date.now();
+  sent.unshift({ path: entry.path, payload: entry.payload, at });
+  localStorage.setItem(sentKey(), JSON.stringify(sent.slice(0, 300)));
+}
+
+// Entries answered after the page was made (its ``rendered`` time, by the server's clock).
+export function sentSincePage() {
+  const since = Date.parse(data.rendered || "") || 0;
+  // The Date header has whole seconds: an answer within the page's own second counts too.
+  return JSON.parse(localStorage.getItem(sentKey()) || "[]").filter((e) => e.at >= since - 1000);
+}
 
 // Entries still waiting for the server whose path starts so.
 export async function pending(prefix) {
@@ -424,7 +486,10 @@ async function drainAll() {
       backoff = Math.min(backoff * 2, BACKOFF_MAX_MS);
       return;
     }
-    if (outcome === "signin") return;
+    if (outcome === "signin") {
+      toSignIn();
+      return;
+    }
     backoff = 1000;
   }
 }
@@ -432,7 +497,7 @@ async function drainAll() {
 async function send(entry) {
   let answer;
   const attempt = () =>
-    timed(API + entry.path, {
+    request(API + entry.path, {
       method: "POST",
       credentials: "same-origin",
       headers: {
@@ -445,27 +510,28 @@ async function send(entry) {
     });
   try {
     answer = await attempt();
-    if (answer.status === 400) {
-      const problem = await problemOf(answer.clone());
-      if (/csrf/i.test(problem.detail || "")) {
-        if (!(await freshToken())) return "signin";
-        answer = await attempt();
-      }
+    if (isCsrfRefusal(answer)) {
+      if (!(await freshToken())) return "signin";
+      answer = await attempt();
     }
   } catch (_) {
     return "retry"; // no network
   }
   if (answer.status === 401) return "signin"; // signed out or locked: kept until unlocked
   if (answer.status === 429 || answer.status >= 500 || answer.status === 408) {
-    retryAfterMs = 1000 * Number(answer.headers.get("Retry-After") || 0);
+    const after = answer.headers.get("Retry-After") || "";
+    retryAfterMs = /^\d+$/.test(after) ? 1000 * Number(after) : Math.max(0, (Date.parse(after) || 0) - Date.now());
     return "retry";
   }
-  const json = answer.status === 204 ? null : await problemOf(answer);
+  const json = answer.json;
   // The first try of this key is still running on the server: its answer will be the one.
   if (answer.status === 409 && String(json?.type || "").endsWith("/idempotency_key_in_progress")) return "retry";
   await store(OUTBOX, "readwrite", (s) => s.delete(entry.seq));
   if (answer.ok) {
-    if (!entry.record) remember(entry, "sent");
+    if (!entry.record) {
+      remember(entry, "sent");
+      keepSent(entry, answer.headers.get("Date"));
+    }
     listeners.get(entry.key)?.("sent", json);
     pageHooks.answered?.(entry, "sent", json);
   } else if (!entry.record) {
@@ -574,6 +640,11 @@ async function forgetPages() {
 function wireIdleLock() {
   const form = $("#lock-form");
   if (!form || !data.idleLockS) return;
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    if (!navigator.onLine) return lockHere();
+    forgetPages().finally(() => form.submit());
+  });
   let last = Date.now();
   let told = Date.now();
   const touch = () => {
@@ -583,23 +654,14 @@ function wireIdleLock() {
     // on this page (at most once a minute).
     if (last - told > 60000 && navigator.onLine) {
       told = last;
-      timed("/scanners/active", { method: "POST", credentials: "same-origin", headers: { "X-CSRFToken": csrfToken } }).catch(() => {});
+      request("/scanners/active", { method: "POST", credentials: "same-origin", headers: { "X-CSRFToken": csrfToken } }).catch(() => {});
     }
   };
   ["keydown", "pointerdown", "touchstart"].forEach((e) => document.addEventListener(e, touch, true));
   setInterval(() => {
-    if (Date.now() - last <= data.idleLockS * 1000) return;
-    if (navigator.onLine) {
-      forgetPages().finally(() => form.submit());
-      return;
-    }
-    // Offline: lock here and now (the kept pages too); the server is told once online.
-    lockedOffline = true;
-    forgetPages();
-    $("#banner-text").textContent = "Locked: go where there is Wi-Fi and scan your badge";
-    $("#banner").hidden = false;
-    $("#banner-ok").hidden = true;
-    window.addEventListener("online", () => form.submit(), { once: true });
+    if (lockedOffline || Date.now() - last <= data.idleLockS * 1000) return;
+    if (navigator.onLine) forgetPages().finally(() => form.submit());
+    else lockHere(); // the server is told once online
   }, 5000);
 }
 
@@ -669,7 +731,8 @@ pages.receive = () => {
       if (slot?.ok && ["dock", "staging"].includes(slot.json.kind)) {
         // A second scan of the same dock on this page opens the same blind receipt.
         blindKeys[slot.json.id] = blindKeys[slot.json.id] || uuid();
-        const made = await call("POST", "/receipts", { site_id: data.site.id, dock_slot_id: slot.json.id, kind: "blind" }, { key: blindKeys[slot.json.id] });
+        const made = await call("POST", "/receipts", { site_id: data.site.id, dock_slot_id: slot.json.id, kind: "blind" }, { key: blindKeys[slot.json.id] }).catch(() => null);
+        if (!made) return fail("No network: opening a receipt needs the network");
         if (!made.ok) return fail(describe(made.json));
         recordScan(raw, "dock", "ok");
         ok();
@@ -770,6 +833,17 @@ pages.receive = () => {
   };
 };
 
+// Another slot than the suggested one may take a putaway: why this one may not, or null.
+async function otherSlotRefusal(raw, suggested) {
+  const slot = await lookUp(`/slots/scan/${encodeURIComponent(norm(raw))}`);
+  if (!slot) return "No network: another slot than the suggested one needs the network";
+  if (!slot.ok) return describe(slot.json);
+  if (slot.json.site_id !== data.site.id || !["pick_face", "reserve"].includes(slot.json.kind)) {
+    return expected("a storage slot like", suggested, raw);
+  }
+  return null;
+}
+
 pages.putaway = () => {
   let task = null;
   let itemRaw = null;
@@ -807,16 +881,10 @@ pages.putaway = () => {
     if (command) return;
     const other = !same(raw, task.to_slot_barcode);
     if (other) {
-      // Another slot is allowed; an unknown one is refused here and now.
-      const slot = await lookUp(`/slots/scan/${encodeURIComponent(raw)}`);
-      if (!slot) return fail("No network: another slot than the suggested one needs the network");
-      if (!slot.ok) {
-        recordScan(raw, "slot", "error", describe(slot.json));
-        return fail(describe(slot.json));
-      }
-      if (slot.json.site_id !== data.site.id || !["pick_face", "reserve"].includes(slot.json.kind)) {
-        recordScan(raw, "slot", "error", "not a storage slot");
-        return fail(expected("a storage slot like", task.to_slot_barcode, raw));
+      const refusal = await otherSlotRefusal(raw, task.to_slot_barcode);
+      if (refusal) {
+        recordScan(raw, "slot", "error", refusal);
+        return fail(refusal);
       }
     }
     recordScan(raw, "slot", "ok", other ? `instead of ${task.to_slot_barcode}` : "");
@@ -833,11 +901,21 @@ pages.putaway = () => {
 
 // Work items (tasks, pick tasks) are open, queued (confirmed here, not yet answered) or done.
 // A reload reads the outbox again: what is queued stays queued, never open and never done.
-async function markQueued(items, pathOf) {
-  const waiting = new Set((await pending("/")).map((e) => e.path));
-  items.forEach((item) => {
-    if (item.state === "open" && waiting.has(pathOf(item))) item.state = "queued";
-  });
+// ``units`` (tasks done in parts): how much of the item an entry did. Entries still queued
+// make it queued; entries the server answered after this page was made (a kept copy) make
+// it done, or take their units off what remains.
+async function markQueued(items, pathOf, { units = null } = {}) {
+  const queued = await pending("/");
+  const sent = sentSincePage();
+  for (const item of items) {
+    if (item.state !== "open") continue;
+    const mine = (list) => list.filter((e) => e.path === pathOf(item));
+    if (units) {
+      item.remaining -= [...mine(sent), ...mine(queued)].reduce((n, e) => n + units(e), 0);
+      if (item.remaining <= 0) item.state = mine(queued).length ? "queued" : "done";
+    } else if (mine(queued).length) item.state = "queued";
+    else if (mine(sent).length) item.state = "done";
+  }
 }
 
 function stateBadge(item) {
@@ -849,7 +927,7 @@ function stateBadge(item) {
 pages.tasks = async () => {
   const pathOf = (t) => `/tasks/${t.id}/complete`;
   const waiting = data.tasks.map((t) => ({ ...t, state: "open", skipped: false }));
-  await markQueued(waiting, pathOf);
+  await markQueued(waiting, pathOf, { units: (e) => e.payload.quantity });
   const STEPS = ["From", "Item", "Qty", "To"];
   let current = null;
   let step = 0;
@@ -871,13 +949,17 @@ pages.tasks = async () => {
       b.addEventListener("click", () => choose(waiting.find((t) => String(t.id) === b.dataset.pick))),
     );
   };
-  pageHooks.answered = (entry, state) => {
+  pageHooks.answered = async (entry, state, answer) => {
     const task = waiting.find((t) => pathOf(t) === entry.path);
     if (!task) return;
-    if (state === "sent") task.state = task.remaining > 0 ? "open" : "done";
-    else {
-      task.state = "open"; // refused: it is still to do
-      task.remaining = task.quantity_left ?? task.remaining;
+    if (state === "sent") {
+      // The server's figure, less what is still queued for it here.
+      const queued = (await pending(entry.path)).reduce((n, e) => n + e.payload.quantity, 0);
+      task.remaining = answer.quantity - answer.done_qty - queued;
+      task.state = task.remaining > 0 ? "open" : queued ? "queued" : "done";
+    } else {
+      task.remaining += entry.payload.quantity; // refused: those units are still to move
+      task.state = "open";
     }
     if (!current) next();
     else draw();
@@ -938,6 +1020,13 @@ pages.tasks = async () => {
         recordScan(raw, "to", "error");
         return fail(expected("slot", current.to, raw));
       }
+      if (!current.to || (current.kind === "putaway" && !same(raw, current.to))) {
+        const refusal = await otherSlotRefusal(raw, current.to || "");
+        if (refusal) {
+          recordScan(raw, "to", "error", refusal);
+          return fail(refusal);
+        }
+      }
       scans.to = raw;
     }
     recordScan(raw, STEPS[step].toLowerCase(), "ok");
@@ -949,9 +1038,8 @@ pages.tasks = async () => {
     }
     const task = current;
     const label = `${scans.quantity} × ${task.sku} ${task.from} → ${scans.to}`;
-    task.quantity_left = task.remaining;
     task.remaining -= scans.quantity;
-    task.state = "queued";
+    task.state = task.remaining > 0 ? "open" : "queued";
     await enqueue(pathOf(task), { from_slot: scans.from, item: scans.item, quantity: scans.quantity, to_slot: scans.to }, {
       label,
       onAnswer: (state, answer) => state === "refused" && fail(`${label}: ${describe(answer)}`),
@@ -1089,7 +1177,7 @@ pages.pick = async () => {
       }
       picked = quantity;
     } else {
-      if (!same(raw, current.tote)) {
+      if (!sameTote(raw, current.tote)) {
         recordScan(raw, "tote", "error");
         return fail(expected("tote", current.tote, raw));
       }
@@ -1133,7 +1221,11 @@ pages.pack = () => {
     if (!pkg || !entry.path.startsWith(`/packages/${pkg.id}/lines`)) return;
     const { order_line_id: id, quantity } = entry.payload;
     add(queued, id, -quantity);
-    if (state === "sent") add(packed, id, quantity);
+    if (state === "sent") {
+      // The package as the server has it now (a replayed answer counts once).
+      packed.clear();
+      answer.lines.forEach((l) => add(packed, l.order_line_id, l.quantity));
+    }
     draw();
   };
   const start = () => {
@@ -1159,7 +1251,8 @@ pages.pack = () => {
       recordScan(raw, "tote", "error", describe(opened.json));
       return fail(describe(opened.json));
     }
-    const fetched = await call("GET", `/orders/${opened.json.order_id}`);
+    const fetched = await lookUp(`/orders/${opened.json.order_id}`);
+    if (!fetched) return fail("No network: reading the order needs the network");
     if (!fetched.ok) return fail(describe(fetched.json));
     pkg = opened.json;
     order = fetched.json;
@@ -1205,10 +1298,10 @@ pages.pack = () => {
   handler = async (raw, command) => {
     if (command === "CANCEL") return start();
     if (command && !line) return;
-    if (!command && /^T\d+-\d+$/i.test(raw)) return openTote(raw);
+    if (!command && /^T\d+-\d+$/i.test(norm(raw))) return openTote(norm(raw).toUpperCase());
     if (!pkg) {
       recordScan(raw, "tote", "error");
-      return fail(expected("a tote label", "T<list>-<n>,", raw));
+      return fail(expected("a tote label", "T<list>-<n>", raw));
     }
     if (!line) {
       const found = await lookUp(`/items/scan/${encodeURIComponent(raw)}`);
@@ -1380,7 +1473,8 @@ pages.count = () => {
         recordScan(raw, "slot", "error", describe(found.json));
         return fail(describe(found.json));
       }
-      const started = await call("POST", "/counts", { slot_id: found.json.id, reason: "handheld count" });
+      const started = await call("POST", "/counts", { slot_id: found.json.id, reason: "handheld count" }).catch(() => null);
+      if (!started) return fail("No network: starting a count needs the network");
       if (!started.ok) {
         recordScan(raw, "slot", "error", describe(started.json));
         return fail(describe(started.json));
