@@ -328,6 +328,39 @@ def demo_shift(site: str) -> None:
 # --- wms check ------------------------------------------------------------------------------
 
 
+@cli.command("replenish")
+@click.option("--site", "site_code", required=True, help="The site, e.g. FW01.")
+@click.option("--dry-run", is_flag=True, help="Say what would be created; create nothing.")
+@click.option("--all", "show_all", is_flag=True, help="List every pick face, not only tasks.")
+@with_appcontext
+def replenish_command(site_code: str, dry_run: bool, show_all: bool) -> None:
+    """Top pick faces up from the reserve: one task per face below its min, with why."""
+    from sqlalchemy import select
+
+    from wms import replenishment
+    from wms.models import Site
+
+    sessions = database(current_app).sessions
+    with sessions.begin() as session:
+        site_id = session.scalar(select(Site.id).where(Site.code == site_code))
+        if site_id is None:
+            raise click.ClickException(f"no site {site_code!r}")
+        run = replenishment.replenish(session, site_id, dry_run=dry_run)
+        if dry_run:
+            session.rollback()
+    for proposal in run.proposals:
+        if not (show_all or proposal.creates_task):
+            continue
+        source = f" from {proposal.source.barcode}" if proposal.source else ""
+        units = f" {proposal.quantity}" if proposal.quantity else ""
+        click.echo(
+            f"{proposal.face.barcode}  {proposal.face.sku}  {proposal.reason}{units}{source}"
+        )
+        for reason in proposal.trace:
+            click.echo(f"    {reason}")
+    click.echo(run.summary + (" (dry run: nothing written)" if dry_run else ""))
+
+
 @cli.command("check")
 @click.option("--limit", default=50, show_default=True, help="List at most this many rows.")
 @with_appcontext
