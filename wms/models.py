@@ -984,6 +984,46 @@ class ScanEvent(Base):
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
+# --- scheduled jobs ---------------------------------------------------------------------------
+
+
+class JobRunStatus(enum.StrEnum):
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    #: Its process died while it ran (found by the sweeper).
+    ABANDONED = "abandoned"
+
+
+class JobRun(Base):
+    """One firing of a scheduled job (or a manual run), kept once per job and scheduled time.
+
+    The unique key is what makes a firing run once however many scheduler processes fire it
+    (invariant 4): the second to insert it does not run the job.
+    """
+
+    __tablename__ = "job_run"
+    __table_args__ = (
+        UniqueConstraint("job_id", "scheduled_for"),
+        Index("ix_job_run_status_heartbeat", "status", "heartbeat_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    job_id: Mapped[str] = mapped_column(String(80))
+    scheduled_for: Mapped[dt.datetime]
+    status: Mapped[JobRunStatus] = mapped_column(_enum(JobRunStatus, "job_run_status"))
+    started_at: Mapped[dt.datetime]
+    finished_at: Mapped[dt.datetime | None]
+    #: Refreshed while the run goes on; a running run whose heartbeat is old was abandoned.
+    heartbeat_at: Mapped[dt.datetime]
+    summary: Mapped[str] = mapped_column(Text, default="")
+    error: Mapped[str] = mapped_column(Text, default="")
+    #: Who asked for a manual run ("user:3"); None for scheduled firings.
+    actor: Mapped[str | None] = mapped_column(String(64))
+    #: The process that ran it: host and pid.
+    worker: Mapped[str] = mapped_column(String(120), default="")
+
+
 # --- API principals and idempotency ---------------------------------------------------------
 
 api_token_site = Table(

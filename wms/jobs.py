@@ -1,0 +1,154 @@
+"""Job runs: a scheduled job's firing runs once, whoever fires it, and says what it did.
+
+:func:`run_once` is what a scheduler process calls for a firing (and the console for a manual
+run): it claims the firing by inserting its :class:`JobRun` — unique per job and scheduled time,
+so a second process firing the same moment finds it taken and does nothing — runs the job's
+unit of work in a transaction of its own, and records how it ended: its summary, or its error
+(the work's changes rolled back). :func:`sweep_abandoned` marks runs whose process died.
+
+Jobs are plain functions of a Session returning a one-line summary; time comes in as an
+argument (an injectable clock), UTC inside.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import socket
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from wms.models import JobRun, JobRunStatus, utcnow
+
+#: A running run whose heartbeat is older than this was left by a dead process.
+ABANDONED_AFTER = dt.timedelta(minutes=5)
+
+Job = Callable[[Session], str]
+Clock = Callable[[], dt.datetime]
+
+
+def worker_name() -> str:
+    """This process, as job runs name it: host and pid."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What became of a firing: run here (with its run id and status), or taken already."""
+
+    run_id: int | None
+    status: JobRunStatus | None
+    summary: str = ""
+    error: str = ""
+
+    @property
+    def ran_here(self) -> bool:
+        return self.run_id is not None
+
+
+def claim(
+    session: Session,
+    job_id: str,
+    scheduled_for: dt.datetime,
+    *,
+    now: dt.datetime,
+    actor: str | None = None,
+    worker: str = "",
+) -> JobRun | None:
+    """Insert the firing's run as running; None when another process has it already."""
+    run = JobRun(
+        job_id=job_id,
+        scheduled_for=scheduled_for,
+        status=JobRunStatus.RUNNING,
+        started_at=now,
+        heartbeat_at=now,
+        summary="",
+        error="",
+        actor=actor,
+        worker=worker,
+    )
+    try:
+        with session.begin_nested():
+            session.add(run)
+            session.flush()
+    except IntegrityError:
+        return None
+    return run
+
+
+def run_once(
+    sessions: sessionmaker[Session],
+    job_id: str,
+    scheduled_for: dt.datetime,
+    job: Job,
+    *,
+    clock: Clock = utcnow,
+    actor: str | None = None,
+) -> Outcome:
+    """Run a firing of a job unless it ran (or runs) already; record how it ended.
+
+    Three transactions: the claim (committed at once, so other processes see it), the job's
+    own work, and the record of its end. A job that raises leaves nothing of its work and a
+    ``failed`` run with the error.
+    """
+    worker = worker_name()
+    with sessions.begin() as session:
+        run = claim(session, job_id, scheduled_for, now=clock(), actor=actor, worker=worker)
+        if run is None:
+            return Outcome(None, None)
+        run_id = run.id
+    summary = error = ""
+    status = JobRunStatus.SUCCEEDED
+    try:
+        with sessions.begin() as session:
+            summary = job(session)
+    except Exception as exc:  # every failure of a job is recorded, none stops the scheduler
+        status = JobRunStatus.FAILED
+        error = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+    with sessions.begin() as session:
+        session.execute(
+            update(JobRun)
+            .where(JobRun.id == run_id)
+            .values(
+                status=status,
+                finished_at=clock(),
+                heartbeat_at=clock(),
+                summary=summary[:4000],
+                error=error[:4000],
+            )
+        )
+    return Outcome(run_id, status, summary, error)
+
+
+def sweep_abandoned(
+    session: Session, *, now: dt.datetime, older_than: dt.timedelta = ABANDONED_AFTER
+) -> list[int]:
+    """Mark running runs whose heartbeat stopped as abandoned; return their ids."""
+    stale = list(
+        session.scalars(
+            select(JobRun.id).where(
+                JobRun.status == JobRunStatus.RUNNING, JobRun.heartbeat_at < now - older_than
+            )
+        )
+    )
+    if stale:
+        session.execute(
+            update(JobRun)
+            .where(JobRun.id.in_(stale), JobRun.status == JobRunStatus.RUNNING)
+            .values(
+                status=JobRunStatus.ABANDONED,
+                finished_at=now,
+                error="its process stopped while it ran (no heartbeat)",
+            )
+        )
+    return stale
+
+
+def beat(session: Session, run_id: int, *, now: dt.datetime) -> None:
+    """Say a long run is still alive."""
+    session.execute(update(JobRun).where(JobRun.id == run_id).values(heartbeat_at=now))
