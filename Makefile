@@ -17,11 +17,15 @@ $(VENV)/.installed: setup.cfg pyproject.toml
 
 venv: $(VENV)/.installed
 
-## Install, migrate the SQLite database under instance/, load the demo network once, serve.
+## Install, migrate the SQLite database under instance/, load the demo network once, then
+## serve the web app and run the scheduler beside it (Ctrl-C stops both).
 run: venv
 	$(BIN)/wms db upgrade
 	$(BIN)/wms demo load --if-empty
-	$(BIN)/wms serve --host $(HOST) --port $(PORT)
+	$(BIN)/wms scheduler & scheduler=$$!; \
+	trap 'kill $$scheduler 2>/dev/null' EXIT; \
+	$(BIN)/wms serve --host $(HOST) --port $(PORT); \
+	kill $$scheduler 2>/dev/null; wait $$scheduler
 
 ## The whole suite (SQLite by default; PostgreSQL when WMS_TEST_DATABASE_URL is set).
 test: venv

@@ -328,6 +328,33 @@ def demo_shift(site: str) -> None:
 # --- wms check ------------------------------------------------------------------------------
 
 
+@cli.command("scheduler")
+@with_appcontext
+def scheduler_command() -> None:
+    """Run the scheduled jobs: lead (one process fires them) or stand by; Ctrl-C stops."""
+    import logging
+    import signal
+    import threading
+
+    from wms import scheduler
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    db = database(app)
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    scheduler.run(
+        _engine(),
+        db.sessions,
+        dict(app.config),
+        app.instance_path,
+        stop=stop,
+        say=lambda line: click.echo(line),
+    )
+
+
 @cli.command("replenish")
 @click.option("--site", "site_code", required=True, help="The site, e.g. FW01.")
 @click.option("--dry-run", is_flag=True, help="Say what would be created; create nothing.")

@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import socket
+import threading
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -104,12 +105,20 @@ def run_once(
         run_id = run.id
     summary = error = ""
     status = JobRunStatus.SUCCEEDED
+    done = threading.Event()
+    beating = threading.Thread(
+        target=_beat_until, args=(sessions, run_id, done, clock), name=f"beat {job_id}", daemon=True
+    )
+    beating.start()
     try:
         with sessions.begin() as session:
             summary = job(session)
     except Exception as exc:  # every failure of a job is recorded, none stops the scheduler
         status = JobRunStatus.FAILED
         error = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+    finally:
+        done.set()
+        beating.join()
     with sessions.begin() as session:
         session.execute(
             update(JobRun)
@@ -149,6 +158,19 @@ def sweep_abandoned(
     return stale
 
 
-def beat(session: Session, run_id: int, *, now: dt.datetime) -> None:
-    """Say a long run is still alive."""
-    session.execute(update(JobRun).where(JobRun.id == run_id).values(heartbeat_at=now))
+#: How often a run says it is alive while its job goes on.
+BEAT_EVERY = dt.timedelta(seconds=30)
+
+
+def _beat_until(
+    sessions: sessionmaker[Session], run_id: int, done: threading.Event, clock: Clock
+) -> None:
+    """Refresh the run's heartbeat until the job is done, so the sweeper leaves it alone."""
+    while not done.wait(BEAT_EVERY.total_seconds()):
+        try:
+            with sessions.begin() as session:
+                session.execute(
+                    update(JobRun).where(JobRun.id == run_id).values(heartbeat_at=clock())
+                )
+        except Exception:  # a missed beat is retried at the next one
+            continue
