@@ -532,11 +532,13 @@ def test_a_pick_confirmed_offline_stays_queued_across_a_reload_until_it_is_sent(
         type_scan(page, value)
         assert feedback(page, n) == "ok", page.locator("#banner-text").inner_text()
     walk = page.locator("#walk li").first
-    assert "queued" in walk.inner_text() and "done" not in walk.inner_text()
+    walk.get_by_text("queued").wait_for()
+    assert "done" not in walk.inner_text()
+    page.get_by_text("queued: 1").wait_for()  # in the outbox, not only on screen
     page.reload()
     ready(page)
     walk = page.locator("#walk li").first
-    assert "queued" in walk.inner_text()  # not open again: nobody picks it twice
+    walk.get_by_text("queued").wait_for()  # not open again: nobody picks it twice
     if len(picks) == 1:
         type_scan(page, task["slot"])  # picking it again is refused
         assert feedback(page, 1) == "error"
@@ -656,7 +658,7 @@ def test_a_kept_page_opened_offline_shows_work_sent_since_as_done(
     page.reload()
     ready(page)
 
-    assert "done" in page.locator("#walk li").first.inner_text()
+    page.locator("#walk li").first.get_by_text("done").wait_for()
     if len(picks) > 1:
         assert picks[1]["slot"] in page.locator("#card").inner_text()
 

@@ -1122,6 +1122,7 @@ pages.pick = async () => {
     const task = current;
     const label = `${picked} of ${task.quantity} × ${task.sku} from ${task.slot}${reason ? ` (short: ${reason})` : ""}`;
     task.state = "queued";
+    draw(); // queued at once, before the outbox has written it
     await enqueue(pathOf(task), { quantity: picked, reason }, {
       label,
       onAnswer: (state, answer) => state === "refused" && fail(`${label}: ${describe(answer)}`),
