@@ -289,7 +289,9 @@ def test_offline_confirmations_are_kept_and_delivered_exactly_once(
     page.context.set_offline(False)
     page.get_by_text("queued: 0").wait_for(timeout=30_000)
     page.wait_for_function("window.wmsHandheld.all().then(rows => rows.length === 0)")
-    assert page.locator("#list .state.sent").count() == confirmations
+    page.wait_for_function(
+        f"document.querySelectorAll('#list .state.sent').length === {confirmations}"
+    )
     with live_server.transaction(readonly=True) as session:
         assert _receipt_movements(session, shift) == confirmations
         line = session.scalars(
