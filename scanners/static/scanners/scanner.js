@@ -677,6 +677,24 @@ async function lookUp(path) {
 
 const pages = {};
 
+// What a scanned slot or item label is, from the server; null after refusing the scan (the
+// reason recorded and on the banner) or saying the network is needed.
+async function scanned(kind, raw, step, needed = "checking it") {
+  // Item codes go as scanned: a GS1 symbology identifier (]C1) tells the server how to read them.
+  const value = kind === "slots" ? norm(raw) : raw.trim();
+  const found = await lookUp(`/${kind}/scan/${encodeURIComponent(value)}`);
+  if (!found) {
+    fail(`No network: ${needed} needs the network`);
+    return null;
+  }
+  if (!found.ok) {
+    recordScan(raw, step, "error", describe(found.json));
+    fail(describe(found.json));
+    return null;
+  }
+  return found.json;
+}
+
 // A refusal the server already wrote on the page: sound, flash and vibrate only.
 function refusedOnPage() {
   tone(220, 450);
@@ -1305,16 +1323,12 @@ pages.pack = () => {
       return fail(expected("a tote label", "T<list>-<n>", raw));
     }
     if (!line) {
-      const found = await lookUp(`/items/scan/${encodeURIComponent(raw)}`);
-      if (!found) return fail("No network: checking the item needs the network");
-      if (!found.ok) {
-        recordScan(raw, "item", "error", describe(found.json));
-        return fail(describe(found.json));
-      }
-      line = order.lines.find((l) => l.item_id === found.json.item.id);
+      const found = await scanned("items", raw, "item", "checking the item");
+      if (!found) return;
+      line = order.lines.find((l) => l.item_id === found.item.id);
       if (!line) {
         recordScan(raw, "item", "error", "not on the order");
-        return fail(`${found.json.item.sku} is not on order ${order.number}`);
+        return fail(`${found.item.sku} is not on order ${order.number}`);
       }
       recordScan(raw, "item", "ok");
       ok();
@@ -1358,26 +1372,17 @@ pages.move = () => {
     if (command === "CANCEL") return start();
     if (step === 0 || step === 3) {
       if (command) return;
-      const slot = await lookUp(`/slots/scan/${encodeURIComponent(raw)}`);
-      if (!slot) return fail("No network: checking the slot needs the network");
-      if (!slot.ok) {
-        recordScan(raw, STEPS[step].toLowerCase(), "error", describe(slot.json));
-        return fail(describe(slot.json));
-      }
-      if (step === 0) move.from = slot.json;
-      else if (slot.json.id === move.from.id) {
+      const slot = await scanned("slots", raw, STEPS[step].toLowerCase(), "checking the slot");
+      if (!slot) return;
+      if (step === 0) move.from = slot;
+      else if (slot.id === move.from.id) {
         recordScan(raw, "to", "error", "same slot");
         return fail(`Expected another slot than ${raw}`);
-      } else move.to = slot.json;
+      } else move.to = slot;
     } else if (step === 1) {
       if (command) return;
-      const found = await lookUp(`/items/scan/${encodeURIComponent(raw)}`);
-      if (!found) return fail("No network: checking the item needs the network");
-      if (!found.ok) {
-        recordScan(raw, "item", "error", describe(found.json));
-        return fail(describe(found.json));
-      }
-      move.item = found.json;
+      move.item = await scanned("items", raw, "item", "checking the item");
+      if (!move.item) return;
     } else {
       const quantity = quantityOf(raw, command, null);
       if (!quantity) {
@@ -1468,19 +1473,15 @@ pages.count = () => {
     }
     if (!count) {
       if (command) return;
-      const found = await lookUp(`/slots/scan/${encodeURIComponent(raw)}`);
-      if (!found) return fail("No network: starting a count needs the network");
-      if (!found.ok) {
-        recordScan(raw, "slot", "error", describe(found.json));
-        return fail(describe(found.json));
-      }
-      const started = await call("POST", "/counts", { slot_id: found.json.id, reason: "handheld count" }).catch(() => null);
+      const found = await scanned("slots", raw, "slot", "starting a count");
+      if (!found) return;
+      const started = await call("POST", "/counts", { slot_id: found.id, reason: "handheld count" }).catch(() => null);
       if (!started) return fail("No network: starting a count needs the network");
       if (!started.ok) {
         recordScan(raw, "slot", "error", describe(started.json));
         return fail(describe(started.json));
       }
-      slot = found.json;
+      slot = found;
       count = started.json;
       lines = new Map(JSON.parse(localStorage.getItem(kept()) || "[]"));
       recordScan(raw, "slot", "ok");
@@ -1491,13 +1492,8 @@ pages.count = () => {
     }
     if (!item) {
       if (command) return;
-      const found = await lookUp(`/items/scan/${encodeURIComponent(raw)}`);
-      if (!found) return fail("No network: checking the item needs the network");
-      if (!found.ok) {
-        recordScan(raw, "item", "error", describe(found.json));
-        return fail(describe(found.json));
-      }
-      item = found.json;
+      item = await scanned("items", raw, "item", "checking the item");
+      if (!item) return;
       recordScan(raw, "item", "ok");
       ok();
       return qtyStep(`How many ${item.item.sku}${item.lot ? ` lot ${item.lot}` : ""}?`, null);
