@@ -30,6 +30,7 @@ from api.schemas import (
     CountSchema,
     CountSubmitSchema,
     CursorArgsSchema,
+    GsStandIn,
     Id,
     ImportArgsSchema,
     ImportReportSchema,
@@ -141,7 +142,7 @@ class ReceiveScanSchema(StrictSchema):
         validate=validate.Range(1, 2**31 - 1),
         metadata={"description": "Scans of that barcode (a case barcode counts its units)"},
     )
-    separator = fields.String(load_default=None, validate=validate.Length(equal=1))
+    separator = GsStandIn()
 
 
 @blp.route("/receipts/<id:receipt_id>/scanned-lines", methods=["POST"])
@@ -220,7 +221,7 @@ class PutawayForScanSchema(StrictSchema):
         validate=validate.Length(min=1, max=512),
         metadata={"description": "The item barcode scanned at the dock"},
     )
-    separator = fields.String(load_default=None, validate=validate.Length(equal=1))
+    separator = GsStandIn()
 
 
 @blp.route("/putaway-tasks/for-scan", methods=["POST"])
@@ -267,7 +268,7 @@ class TaskCompleteSchema(StrictSchema):
     item = fields.String(required=True, metadata={"description": "The item scanned (GTIN, GS1)"})
     quantity = fields.Integer(strict=True, required=True, validate=validate.Range(1, 2**31 - 1))
     to_slot = fields.String(required=True, metadata={"description": "The destination scanned"})
-    separator = fields.String(load_default=None, validate=validate.Length(equal=1))
+    separator = GsStandIn()
 
 
 @blp.route("/tasks", methods=["GET"])

@@ -13,6 +13,7 @@ from api.blueprint import Blueprint
 from api.pagination import page, where_equal
 from api.schemas import (
     CursorArgsSchema,
+    GsStandIn,
     Id,
     ItemSchema,
     MovementSchema,
@@ -73,10 +74,7 @@ class MovementQueryArgsSchema(CursorArgsSchema):
 
 
 class ScanArgsSchema(StrictSchema):
-    separator = fields.String(
-        validate=lambda s: len(s) == 1,
-        metadata={"description": "Character the scanner types for the GS1 group separator"},
-    )
+    separator = GsStandIn()
 
 
 class ScannedItemSchema(Schema):

@@ -20,7 +20,7 @@ from api.auth import current_principal, require_role
 from api.blueprint import Blueprint
 from api.context import mutation
 from api.pagination import page, where_equal
-from api.schemas import CursorArgsSchema, Id, StrictSchema, page_schema
+from api.schemas import CursorArgsSchema, GsStandIn, Id, StrictSchema, page_schema
 from wms import scanning
 from wms.db import transaction
 from wms.models import ScanEvent
@@ -39,11 +39,7 @@ class ScanCreateSchema(StrictSchema):
     message = fields.String(load_default="", validate=validate.Length(max=255))
     device = fields.String(load_default="", validate=validate.Length(max=64))
     site_id = Id(load_default=None)
-    separator = fields.String(
-        load_default=None,
-        validate=validate.Length(equal=1),
-        metadata={"description": "The stand-in the scanner types for the GS1 group separator"},
-    )
+    separator = GsStandIn()
 
 
 class ScanEventSchema(Schema):

@@ -162,6 +162,15 @@ def Id(*, strict: bool = True, **kwargs: Any) -> fields.Integer:
     return fields.Integer(strict=strict, validate=validate.Range(min=1, max=MAX_ID), **kwargs)
 
 
+def GsStandIn() -> fields.String:
+    """The optional stand-in a wedge types for the GS1 group separator: one character."""
+    return fields.String(
+        load_default=None,
+        validate=validate.Length(equal=1),
+        metadata={"description": "The stand-in the scanner types for the GS1 group separator"},
+    )
+
+
 def _quantity(*, minimum: int = 1, **kwargs: Any) -> fields.Integer:
     return fields.Integer(
         strict=True,
