@@ -30,6 +30,7 @@ from sqlalchemy import (
     Text,
     Time,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -414,6 +415,8 @@ class Stock(Base):
     reserved: Mapped[int] = mapped_column(Integer, default=0)
     #: When the first units of this row arrived: the FIFO key.
     received_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    #: Why these units may not be allocated (``near_expiry`` from the expiry sweep); None: free.
+    hold: Mapped[str | None] = mapped_column(String(32))
 
     slot: Mapped[Slot] = relationship()
     item: Mapped[Item] = relationship()
@@ -1022,6 +1025,195 @@ class JobRun(Base):
     actor: Mapped[str | None] = mapped_column(String(64))
     #: The process that ran it: host and pid.
     worker: Mapped[str] = mapped_column(String(120), default="")
+
+
+class JobSchedule(Base):
+    """A job's schedule as planners set it: interval or cron (site-local), and paused or not.
+
+    Written by the scheduler leader when it applies a command from the console; read by the
+    console to show the schedule in words and its next fire times. A job without a row runs on
+    its configured default.
+    """
+
+    __tablename__ = "job_schedule"
+    __table_args__ = (
+        CheckConstraint(
+            "(every_s IS NOT NULL AND every_s > 0 AND cron IS NULL)"
+            " OR (every_s IS NULL AND cron IS NOT NULL)",
+            name="interval_or_cron",
+        ),
+    )
+
+    job_id: Mapped[str] = mapped_column(String(80), primary_key=True)
+    every_s: Mapped[int | None] = mapped_column(Integer)
+    cron: Mapped[str | None] = mapped_column(String(120))
+    #: The IANA time zone a cron expression is read in (the site's).
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    paused: Mapped[bool] = mapped_column(Boolean, default=False)
+    updated_by: Mapped[str | None] = mapped_column(String(64))
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class JobCommandKind(enum.StrEnum):
+    RUN = "run"  # run the job now (allowed while paused)
+    DRY_RUN = "dry_run"  # run it and roll its work back: what it would do
+    PAUSE = "pause"
+    RESUME = "resume"
+    RESCHEDULE = "reschedule"  # payload: {"every_s": n} or {"cron": "...", "timezone": "..."}
+    TASK = "task"  # an on-demand long job another capability submitted (payload: its arguments)
+
+
+class JobCommandStatus(enum.StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+#: The kinds that do work; one of each per job may be queued or running at a time.
+WORK_COMMAND_KINDS = ("run", "dry_run", "task")
+_IN_FLIGHT = text("status IN ('queued', 'running') AND kind IN ('run', 'dry_run', 'task')")
+
+
+class JobCommand(Base):
+    """A request from the console or the API that the scheduler leader carries out in turn.
+
+    Run now, dry run, pause, resume and schedule edits, and the on-demand long jobs (route
+    planning). A partial unique index keeps one run (or dry run, or task) per job queued or
+    running: a second "run now" while one is in flight finds the first.
+    """
+
+    __tablename__ = "job_command"
+    __table_args__ = (
+        Index(
+            "uq_job_command_one_in_flight",
+            "job_id",
+            "kind",
+            unique=True,
+            postgresql_where=_IN_FLIGHT,
+            sqlite_where=_IN_FLIGHT,
+        ),
+        Index("ix_job_command_status", "status", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    job_id: Mapped[str] = mapped_column(String(80))
+    kind: Mapped[JobCommandKind] = mapped_column(_enum(JobCommandKind, "job_command_kind"))
+    status: Mapped[JobCommandStatus] = mapped_column(
+        _enum(JobCommandStatus, "job_command_status"), default=JobCommandStatus.QUEUED
+    )
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    #: Who asked ("user:3", "token:ab12cd"), as job runs name manual actors.
+    requested_by: Mapped[str] = mapped_column(String(64))
+    requested_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    started_at: Mapped[dt.datetime | None]
+    finished_at: Mapped[dt.datetime | None]
+    run_id: Mapped[int | None] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), ForeignKey("job_run.id", ondelete="SET NULL")
+    )
+    summary: Mapped[str] = mapped_column(Text, default="")
+    error: Mapped[str] = mapped_column(Text, default="")
+    #: What a task or dry run produced, for the page or API that asked (JSON).
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+class OutboxEvent(Base):
+    """An effect outside the database (a webhook, a print), written in the transaction that
+    caused it and delivered afterwards by the scheduler's outbox job, with retries."""
+
+    __tablename__ = "outbox_event"
+    __table_args__ = (Index("ix_outbox_event_pending", "delivered_at", "dead_at", "available_at"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    #: What happened, dotted ("route.planned"); picks the handler that delivers it.
+    topic: Mapped[str] = mapped_column(String(80))
+    #: Events with the same key are delivered in id order (a route's events, in turn).
+    key: Mapped[str] = mapped_column(String(120), default="")
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    #: Not before this time (the next retry).
+    available_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    delivered_at: Mapped[dt.datetime | None]
+    #: Given up (retried for a day): the dead-letter list.
+    dead_at: Mapped[dt.datetime | None]
+
+
+# --- transfers from the DC to the front warehouses ----------------------------------------
+
+
+class TransferStatus(enum.StrEnum):
+    PLANNED = "planned"  # proposed by the transfer job; its receipt waits at the front warehouse
+    DISPATCHED = "dispatched"  # on a trunk route
+    RECEIVED = "received"  # its receipt closed at the front warehouse
+    CANCELLED = "cancelled"
+
+
+class TransferOrder(Base):
+    """Stock the DC sends a front warehouse, from the demand forecast and days of cover.
+
+    Received at the front warehouse through the receiving flow: its receipt (an ASN whose
+    number is the transfer's) is created with it.
+    """
+
+    __tablename__ = "transfer_order"
+    __table_args__ = (Index("ix_transfer_order_to_status", "to_site_id", "status"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str] = mapped_column(String(32), unique=True)
+    from_site_id: Mapped[int] = mapped_column(ForeignKey("site.id"))
+    to_site_id: Mapped[int] = mapped_column(ForeignKey("site.id"))
+    status: Mapped[TransferStatus] = mapped_column(
+        _enum(TransferStatus, "transfer_status"), default=TransferStatus.PLANNED
+    )
+    #: When the front warehouse needs it (now + the lead time, when planned).
+    needed_by: Mapped[dt.datetime]
+    receipt_id: Mapped[int | None] = mapped_column(ForeignKey("receipt.id"))
+    #: Who made it: "job:transfers" or "user:3".
+    created_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    lines: Mapped[list[TransferOrderLine]] = relationship(
+        back_populates="transfer_order", order_by="TransferOrderLine.id"
+    )
+    from_site: Mapped[Site] = relationship(foreign_keys=[from_site_id])
+    to_site: Mapped[Site] = relationship(foreign_keys=[to_site_id])
+    receipt: Mapped[Receipt | None] = relationship()
+
+
+class TransferOrderLine(Base):
+    """One item of a transfer, with the forecast figures that chose its quantity."""
+
+    __tablename__ = "transfer_order_line"
+    __table_args__ = (
+        CheckConstraint("quantity >= 0", name="quantity_nonnegative"),
+        CheckConstraint("wanted > 0", name="wanted_positive"),
+        UniqueConstraint("transfer_order_id", "item_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    transfer_order_id: Mapped[int] = mapped_column(
+        ForeignKey("transfer_order.id", ondelete="CASCADE")
+    )
+    item_id: Mapped[int] = mapped_column(ForeignKey("item.id"))
+    #: What the cover target asked for, and what the DC could send (less when it ran short).
+    wanted: Mapped[int] = mapped_column(Integer)
+    quantity: Mapped[int] = mapped_column(Integer)
+    #: Forecast units per day at the front warehouse, and the method that gave it.
+    forecast_per_day: Mapped[float] = mapped_column(Float)
+    method: Mapped[str] = mapped_column(String(40))
+    #: Free stock at the front warehouse and on its way when planned, and its days of cover.
+    free: Mapped[int] = mapped_column(Integer)
+    days_of_cover: Mapped[float] = mapped_column(Float)
+    #: Heading for a stock-out within the lead time (even with this transfer, when short).
+    stockout_risk: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: How the quantity was chosen, in words, for the console.
+    trace: Mapped[str] = mapped_column(Text, default="")
+
+    transfer_order: Mapped[TransferOrder] = relationship(back_populates="lines")
+    item: Mapped[Item] = relationship()
 
 
 # --- API principals and idempotency ---------------------------------------------------------
