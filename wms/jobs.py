@@ -24,7 +24,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from wms.models import JobRun, JobRunStatus, utcnow
+from wms.models import JobCommand, JobCommandStatus, JobRun, JobRunStatus, utcnow
 
 #: A running run whose heartbeat is older than this was left by a dead process.
 ABANDONED_AFTER = dt.timedelta(minutes=5)
@@ -90,12 +90,14 @@ def run_once(
     *,
     clock: Clock = utcnow,
     actor: str | None = None,
+    on_claim: Callable[[Session, int], None] | None = None,
 ) -> Outcome:
     """Run a firing of a job unless it ran (or runs) already; record how it ended.
 
     Three transactions: the claim (committed at once, so other processes see it), the job's
     own work, and the record of its end. A job that raises leaves nothing of its work and a
-    ``failed`` run with the error.
+    ``failed`` run with the error. ``on_claim(session, run_id)`` runs inside the claim's
+    transaction (a command links itself to its run there).
     """
     worker = worker_name()
     with sessions.begin() as session:
@@ -103,6 +105,8 @@ def run_once(
         if run is None:
             return Outcome(None, None)
         run_id = run.id
+        if on_claim is not None:
+            on_claim(session, run_id)
     summary = error = ""
     status = JobRunStatus.SUCCEEDED
     done = threading.Event()
@@ -156,6 +160,41 @@ def sweep_abandoned(
             )
         )
     return stale
+
+
+def sweep_commands(
+    session: Session, *, now: dt.datetime, older_than: dt.timedelta = ABANDONED_AFTER
+) -> list[int]:
+    """Fail commands left running by a dead process; return their ids.
+
+    A command is running while its run is (their ends are written one after the other); when
+    the run ended or was abandoned and the command did not follow, or the command was claimed
+    long ago and never got its run, its process died. Failing it frees the job for the next
+    "run now".
+    """
+    running = session.execute(
+        select(JobCommand, JobRun.status, JobRun.finished_at)
+        .outerjoin(JobRun, JobRun.id == JobCommand.run_id)
+        .where(JobCommand.status == JobCommandStatus.RUNNING)
+        .with_for_update(of=JobCommand)
+    ).all()
+    failed: list[int] = []
+    settle = dt.timedelta(seconds=30)  # the runner writes the command's end just after the run's
+    for command, run_status, run_finished in running:
+        if run_status is JobRunStatus.RUNNING:
+            continue
+        if run_status is None:
+            stale = command.started_at is not None and command.started_at < now - older_than
+        else:
+            stale = run_finished is None or run_finished < now - settle
+        if not stale:
+            continue
+        command.status = JobCommandStatus.FAILED
+        command.finished_at = now
+        command.error = command.error or "the scheduler process stopped while it ran"
+        failed.append(command.id)
+    session.flush()
+    return failed
 
 
 #: How often a run says it is alive while its job goes on.

@@ -11,12 +11,14 @@ Every firing goes through :func:`wms.jobs.run_once`, keyed by the job's id and t
 scheduled for, so a firing runs once even while two leaders overlap during a takeover.
 Interval jobs count their times from a fixed epoch, so every process agrees on them.
 
-Jobs (intervals from ``WMS_SCHEDULER_*``):
+The jobs are listed in :mod:`wms.job_catalog` (replenishment and wave release per front
+warehouse, transfers, expiry sweep, slotting review, housekeeping, the outbox, ...). A cron
+job's scheduled time is found from its trigger (APScheduler 3 does not pass it to the job).
 
-- ``replenish:<site>`` per front warehouse, every 15 minutes: pick-face replenishment;
-- ``sweep-runs`` every minute: runs left running by a dead process become ``abandoned``;
-- ``housekeeping`` hourly: expired idempotency records and job runs older than 30 days go;
-- ``heartbeat`` every minute: a run that says the scheduler is alive.
+While it leads, the process also carries out the command rows of :mod:`wms.commands` every
+``WMS_SCHEDULER_COMMAND_POLL_S`` seconds: pause, resume and schedule edits at once (kept in
+``job_schedule``, so a new leader starts with them), runs, dry runs and on-demand tasks on a
+small pool of worker threads, each recorded as a job run.
 """
 
 from __future__ import annotations
@@ -26,90 +28,39 @@ import fcntl
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from concurrent.futures import ThreadPoolExecutor as CommandPool
 from pathlib import Path
 from typing import Any
 
 from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.jobstores.base import JobLookupError
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
-from apscheduler.triggers.interval import IntervalTrigger
-from sqlalchemy import Connection, Engine, delete, select, text
+from sqlalchemy import Connection, Engine, select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from wms import jobs, replenishment
-from wms.models import IdempotencyRecord, JobRun, Site, SiteKind, utcnow
+from wms import commands, jobs
+from wms.errors import WmsError
+from wms.job_catalog import JobSpec, effective_schedules, job_specs, spec_for
+from wms.models import (
+    JobCommand,
+    JobCommandKind,
+    JobCommandStatus,
+    JobRunStatus,
+    JobSchedule,
+    utcnow,
+)
+from wms.schedules import EPOCH, Schedule
 
 log = logging.getLogger("wms.scheduler")
 
-#: Interval jobs fire at EPOCH + k x interval, in every process alike.
-EPOCH = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+__all__ = ["EPOCH", "LOCK_KEY", "JobSpec", "Leadership", "run", "start_jobs"]
+
 #: The advisory lock the leader holds on PostgreSQL ("wms" and 1).
 LOCK_KEY = 0x776D7301
 LOCK_FILE = "scheduler.lock"
-KEEP_RUNS = dt.timedelta(days=30)
-
-Work = Callable[[Session, dt.datetime], str]
-
-
-@dataclass(frozen=True, slots=True)
-class JobSpec:
-    """A job the scheduler fires: its stable id, how often, and its unit of work."""
-
-    id: str
-    every: dt.timedelta
-    work: Work
-
-    @property
-    def grace_s(self) -> int:
-        """A firing later than this is skipped (the next one comes soon): half the interval."""
-        return max(1, int(self.every.total_seconds() // 2))
-
-
-def job_specs(config: dict[str, Any], sessions: sessionmaker[Session]) -> list[JobSpec]:
-    """The jobs, from the configuration and the network's front warehouses."""
-    seconds = dt.timedelta(seconds=1)
-    abandoned_after = float(config.get("SCHEDULER_ABANDONED_AFTER_S", 300)) * seconds
-
-    def sweep(session: Session, now: dt.datetime) -> str:
-        swept = jobs.sweep_abandoned(session, now=now, older_than=abandoned_after)
-        return f"{len(swept)} abandoned run(s) swept" + (f": {swept}" if swept else "")
-
-    def housekeeping(session: Session, now: dt.datetime) -> str:
-        expired = list(
-            session.scalars(select(IdempotencyRecord.id).where(IdempotencyRecord.expires_at <= now))
-        )
-        old = list(session.scalars(select(JobRun.id).where(JobRun.started_at < now - KEEP_RUNS)))
-        if expired:
-            session.execute(delete(IdempotencyRecord).where(IdempotencyRecord.id.in_(expired)))
-        if old:
-            session.execute(delete(JobRun).where(JobRun.id.in_(old)))
-        return (
-            f"{len(expired)} expired idempotency record(s), "
-            f"{len(old)} job run(s) older than 30 days"
-        )
-
-    specs = [
-        JobSpec("heartbeat", float(config.get("SCHEDULER_HEARTBEAT_S", 60)) * seconds,
-                lambda session, now: "alive"),
-        JobSpec("sweep-runs", float(config.get("SCHEDULER_SWEEP_S", 60)) * seconds, sweep),
-        JobSpec("housekeeping", dt.timedelta(hours=1), housekeeping),
-    ]  # fmt: skip
-    every = float(config.get("SCHEDULER_REPLENISH_MINUTES", 15)) * 60 * seconds
-    with sessions() as session:
-        sites = session.execute(
-            select(Site.id, Site.code).where(Site.kind == SiteKind.FRONT_WAREHOUSE)
-        ).all()
-    for site_id, code in sites:
-        specs.append(JobSpec(f"replenish:{code}", every, _replenish(site_id)))
-    return specs
-
-
-def _replenish(site_id: int) -> Work:
-    def work(session: Session, now: dt.datetime) -> str:
-        return replenishment.replenish(session, site_id, now=now).summary
-
-    return work
+#: How long before now a firing's scheduled time is looked for, beyond its grace time.
+LOOKBACK_SLACK = dt.timedelta(seconds=5)
 
 
 # --- leadership -------------------------------------------------------------------------------
@@ -182,20 +133,25 @@ _RUNTIME: dict[str, Any] = {}
 
 
 def fire(job_id: str) -> None:
-    """One firing of a job: its scheduled time from the job store, then run once."""
-    scheduler: BackgroundScheduler = _RUNTIME["scheduler"]
+    """One firing of a job: its scheduled time from its trigger, then run once."""
     spec: JobSpec = _RUNTIME["specs"][job_id]
+    schedule: Schedule = _RUNTIME["schedules"][job_id]
     clock: Callable[[], dt.datetime] = _RUNTIME["clock"]
-    job = scheduler.get_job(job_id)
-    if job is None or job.next_run_time is None:
+    sessions: sessionmaker[Session] = _RUNTIME["sessions"]
+    if not spec.records_runs:
+        with sessions.begin() as session:
+            summary = spec.work(session, clock(), False)
+        log.debug("%s: %s", job_id, summary)
         return
-    # The store already holds the next time: this firing's is one interval before it.
-    scheduled_for = job.next_run_time.astimezone(dt.UTC) - spec.every
+    lookback = dt.timedelta(seconds=schedule.grace_s) + LOOKBACK_SLACK
+    scheduled_for = schedule.latest_fire_time(dt.datetime.now(dt.UTC), lookback=lookback)
+    if scheduled_for is None:
+        return
     outcome = jobs.run_once(
-        _RUNTIME["sessions"],
+        sessions,
         job_id,
         scheduled_for,
-        lambda session: spec.work(session, clock()),
+        lambda session: spec.work(session, clock(), False),
         clock=clock,
     )
     if outcome.ran_here:
@@ -210,33 +166,238 @@ def start_jobs(
     *,
     clock: Callable[[], dt.datetime] = utcnow,
 ) -> BackgroundScheduler:
-    """Start APScheduler with the jobs (stable ids, coalesced, one instance, a grace time)."""
+    """Start APScheduler with the jobs (stable ids, coalesced, one instance, a grace time),
+    each on its effective schedule and paused where a planner paused it."""
     scheduler = BackgroundScheduler(
         jobstores={"default": SQLAlchemyJobStore(engine=engine)},
         executors={"default": ThreadPoolExecutor(4)},
         timezone=dt.UTC,
     )
+    with sessions() as session:
+        schedules = effective_schedules(session, specs)
     _RUNTIME.update(scheduler=scheduler, specs={s.id: s for s in specs}, sessions=sessions,
-                    clock=clock)  # fmt: skip
+                    clock=clock, schedules={k: v[0] for k, v in schedules.items()})  # fmt: skip
     scheduler.start(paused=True)
     wanted = {spec.id for spec in specs}
     for job in scheduler.get_jobs():
         if job.id not in wanted:
             job.remove()
     for spec in specs:
+        schedule, paused = schedules[spec.id]
         scheduler.add_job(
             fire,
-            IntervalTrigger(seconds=spec.every.total_seconds(), start_date=EPOCH, timezone=dt.UTC),
+            schedule.trigger(),
             args=[spec.id],
             id=spec.id,
-            name=spec.id,
+            name=spec.title,
             replace_existing=True,
             coalesce=True,
             max_instances=1,
-            misfire_grace_time=spec.grace_s,
+            misfire_grace_time=schedule.grace_s,
         )
+        if paused:
+            scheduler.pause_job(spec.id)
     scheduler.resume()
     return scheduler
+
+
+# --- commands from the console --------------------------------------------------------------
+
+
+class CommandRunner:
+    """Carries out queued commands while this process leads (see :mod:`wms.commands`)."""
+
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        scheduler: BackgroundScheduler,
+        specs: list[JobSpec],
+        *,
+        clock: Callable[[], dt.datetime] = utcnow,
+        workers: int = 2,
+    ) -> None:
+        self.sessions = sessions
+        self.scheduler = scheduler
+        self.specs = specs
+        self.clock = clock
+        self.pool = CommandPool(max_workers=workers, thread_name_prefix="command")
+
+    def poll(self) -> int:
+        """Take every queued command in turn; return how many were taken."""
+        with self.sessions() as session:
+            queued = list(
+                session.scalars(
+                    select(JobCommand.id)
+                    .where(JobCommand.status == JobCommandStatus.QUEUED)
+                    .order_by(JobCommand.id)
+                    .limit(50)
+                )
+            )
+        taken = 0
+        for command_id in queued:
+            command = self._claim(command_id)
+            if command is None:
+                continue
+            taken += 1
+            if command.kind.value in ("pause", "resume", "reschedule"):
+                self._apply(command)
+            else:
+                self.pool.submit(self._work, command)
+        return taken
+
+    def shutdown(self, wait: bool = True) -> None:
+        self.pool.shutdown(wait=wait)
+
+    def _claim(self, command_id: int) -> JobCommand | None:
+        """Queued → running, by one process only (a conditional update)."""
+        now = self.clock()
+        with self.sessions.begin() as session:
+            claimed = session.execute(
+                update(JobCommand)
+                .where(JobCommand.id == command_id, JobCommand.status == JobCommandStatus.QUEUED)
+                .values(status=JobCommandStatus.RUNNING, started_at=now)
+            ).rowcount
+            if not claimed:
+                return None
+            command = session.get(JobCommand, command_id)
+            assert command is not None
+            session.expunge(command)
+            return command
+
+    def _finish(
+        self,
+        command_id: int,
+        status: JobCommandStatus,
+        *,
+        summary: str = "",
+        error: str = "",
+        result: dict[str, Any] | None = None,
+    ) -> None:
+        with self.sessions.begin() as session:
+            session.execute(
+                update(JobCommand)
+                .where(JobCommand.id == command_id)
+                .values(
+                    status=status,
+                    finished_at=self.clock(),
+                    summary=summary[:4000],
+                    error=error[:4000],
+                    result=result,
+                )
+            )
+
+    def _apply(self, command: JobCommand) -> None:
+        """Pause, resume or reschedule a job in APScheduler and in ``job_schedule``."""
+        spec = spec_for(self.specs, command.job_id)
+        if spec is None:
+            self._finish(command.id, JobCommandStatus.FAILED, error=f"no job {command.job_id!r}")
+            return
+        # APScheduler first, outside our transaction (on SQLite its job store writes through
+        # another connection, which our open write would lock out); then the kept schedule.
+        try:
+            with self.sessions() as session:
+                row = session.get(JobSchedule, spec.id)
+                paused = row.paused if row is not None else False
+                schedule = (
+                    Schedule(every_s=row.every_s, cron=row.cron, timezone=row.timezone)
+                    if row is not None
+                    else spec.schedule
+                )
+            if command.kind is JobCommandKind.PAUSE:
+                paused, summary = True, "paused"
+                self.scheduler.pause_job(spec.id)
+            elif command.kind is JobCommandKind.RESUME:
+                paused, summary = False, "resumed"
+                self.scheduler.resume_job(spec.id)
+            else:
+                schedule = Schedule.parse(
+                    every_s=command.payload.get("every_s"),
+                    cron=command.payload.get("cron"),
+                    timezone=str(command.payload.get("timezone") or "UTC"),
+                )
+                self.scheduler.modify_job(spec.id, misfire_grace_time=schedule.grace_s)
+                self.scheduler.reschedule_job(spec.id, trigger=schedule.trigger())
+                if paused:
+                    self.scheduler.pause_job(spec.id)
+                _RUNTIME["schedules"][spec.id] = schedule
+                summary = f"schedule now {schedule.in_words()}"
+        except (WmsError, JobLookupError) as exc:
+            self._finish(command.id, JobCommandStatus.FAILED, error=str(exc))
+            return
+        with self.sessions.begin() as session:
+            row = session.get(JobSchedule, spec.id, with_for_update=True)
+            if row is None:
+                row = JobSchedule(job_id=spec.id)
+                session.add(row)
+            row.every_s, row.cron, row.timezone = schedule.every_s, schedule.cron, schedule.timezone
+            row.paused = paused
+            row.updated_by = command.requested_by
+            row.updated_at = self.clock()
+        self._finish(command.id, JobCommandStatus.SUCCEEDED, summary=summary)
+
+    def _work(self, command: JobCommand) -> None:
+        """Run now, dry run or a task, recorded as a job run linked to the command."""
+        try:
+            self._work_unsafe(command)
+        except Exception as exc:  # the pool must never swallow a command silently
+            log.exception("command %s failed", command.id)
+            self._finish(command.id, JobCommandStatus.FAILED, error=str(exc))
+
+    def _work_unsafe(self, command: JobCommand) -> None:
+        result: dict[str, Any] = {}
+        if command.kind is JobCommandKind.TASK:
+            task = commands.TASKS.get(command.job_id)
+            if task is None:
+                self._finish(command.id, JobCommandStatus.FAILED,
+                             error=f"no on-demand task {command.job_id!r}")  # fmt: skip
+                return
+
+            def work(session: Session) -> str:
+                summary, produced = task(session, self.clock(), command.payload)
+                result.update(produced)
+                return summary
+
+        else:
+            spec = spec_for(self.specs, command.job_id)
+            if spec is None:
+                self._finish(command.id, JobCommandStatus.FAILED,
+                             error=f"no job {command.job_id!r}")  # fmt: skip
+                return
+            dry_run = command.kind is JobCommandKind.DRY_RUN
+
+            def work(session: Session) -> str:
+                if not dry_run:
+                    return spec.work(session, self.clock(), False)
+                savepoint = session.begin_nested()
+                try:
+                    return "dry run: " + spec.work(session, self.clock(), True)
+                finally:
+                    savepoint.rollback()  # whatever the job wrote, a dry run keeps none of it
+
+        def link(session: Session, run_id: int) -> None:
+            session.execute(
+                update(JobCommand).where(JobCommand.id == command.id).values(run_id=run_id)
+            )
+
+        outcome = jobs.run_once(
+            self.sessions,
+            commands.run_job_id(command),
+            command.requested_at,
+            work,
+            clock=self.clock,
+            actor=command.requested_by,
+            on_claim=link,
+        )
+        if not outcome.ran_here:
+            self._finish(command.id, JobCommandStatus.FAILED, error="this command ran already")
+            return
+        status = (
+            JobCommandStatus.SUCCEEDED
+            if outcome.status is JobRunStatus.SUCCEEDED
+            else JobCommandStatus.FAILED
+        )
+        self._finish(command.id, status, summary=outcome.summary, error=outcome.error,
+                     result=result or None)  # fmt: skip
 
 
 def run(
@@ -250,21 +411,40 @@ def run(
 ) -> None:
     """Lead or stand by until ``stop`` is set; lead again whenever the lock comes free."""
     poll = float(config.get("SCHEDULER_POLL_S", 2))
+    command_poll = float(config.get("SCHEDULER_COMMAND_POLL_S", 1))
     leadership = Leadership(engine, instance_path)
     scheduler: BackgroundScheduler | None = None
+    runner: CommandRunner | None = None
+    checked = 0.0
     say(f"scheduler {jobs.worker_name()}: standing by")
     try:
         while not stop.is_set():
+            now = dt.datetime.now(dt.UTC).timestamp()
             if scheduler is None and leadership.try_acquire():
-                specs = job_specs(config, sessions)
+                with sessions() as session:
+                    specs = job_specs(config, session)
                 scheduler = start_jobs(engine, sessions, specs)
+                runner = CommandRunner(sessions, scheduler, specs)
+                checked = now
                 say(f"scheduler {jobs.worker_name()}: leading, {len(specs)} job(s)")
-            elif scheduler is not None and not leadership.still_held():
-                scheduler.shutdown(wait=False)
-                scheduler = None
-                say(f"scheduler {jobs.worker_name()}: lost the lead, standing by")
-            stop.wait(poll)
+            elif scheduler is not None and now - checked >= poll:
+                checked = now
+                if not leadership.still_held():
+                    scheduler.shutdown(wait=False)
+                    scheduler = None
+                    if runner is not None:
+                        runner.shutdown(wait=False)
+                        runner = None
+                    say(f"scheduler {jobs.worker_name()}: lost the lead, standing by")
+            if runner is not None:
+                try:
+                    runner.poll()
+                except Exception:  # the database may be away a moment; poll again
+                    log.exception("taking commands failed")
+            stop.wait(command_poll if scheduler is not None else poll)
     finally:
+        if runner is not None:
+            runner.shutdown(wait=True)
         if scheduler is not None:
             scheduler.shutdown(wait=True)
         leadership.release()

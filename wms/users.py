@@ -1,4 +1,5 @@
-"""People: badge digests, PIN/password hashes, and signing in by badge on a handheld."""
+"""People: badge digests, PIN/password hashes, signing in by badge on a handheld and by
+password on the planner console."""
 
 from __future__ import annotations
 
@@ -91,20 +92,68 @@ def check_badge(
     if not pin:
         return BadgeCheck(None, "pin_required", "enter your PIN")
     if verify_secret(user.pin_hash, pin):
-        user.failed_pin_attempts = 0
-        user.pin_locked_until = None
-        session.flush()
+        _count_right(session, user)
         return BadgeCheck(user)
+    return _count_wrong(session, user, now, "PIN", "wrong_pin", "pin_locked")
+
+
+def _count_right(session: Session, user: User) -> None:
+    user.failed_pin_attempts = 0
+    user.pin_locked_until = None
+    session.flush()
+
+
+def _count_wrong(
+    session: Session, user: User, now: dt.datetime, what: str, wrong: str, locked: str
+) -> BadgeCheck:
+    """Count a wrong PIN or password; from the ``PIN_TRIES``-th on, signing in waits."""
     user.failed_pin_attempts += 1
     over = user.failed_pin_attempts - PIN_TRIES
     if over >= 0:
         wait = min(PIN_BACKOFF_S * 2**over, PIN_BACKOFF_MAX_S)
         user.pin_locked_until = now + dt.timedelta(seconds=wait)
         session.flush()
-        return BadgeCheck(None, "pin_locked", f"wrong PIN: wait {wait} s", wait)
+        return BadgeCheck(None, locked, f"wrong {what}: wait {wait} s", wait)
     session.flush()
     left = PIN_TRIES - user.failed_pin_attempts
-    return BadgeCheck(None, "wrong_pin", f"wrong PIN: {left} more tries before a wait")
+    return BadgeCheck(None, wrong, f"wrong {what}: {left} more tries before a wait")
+
+
+#: Roles that may sign in to the planner console.
+CONSOLE_ROLES = (Role.PLANNER, Role.ADMIN)
+
+
+def check_password(
+    session: Session, *, username: str, password: str, now: dt.datetime | None = None
+) -> BadgeCheck:
+    """Who a console sign-in (user name and password) is, or why not.
+
+    Wrong passwords count like wrong PINs (the same back-off, on the same counter), so the
+    caller must commit whatever this returns. An unknown user name and a wrong password get the
+    same answer, so the form does not tell which user names exist. Roles other than planner and
+    admin are refused: the console is theirs.
+    """
+    now = now or utcnow()
+    unknown = BadgeCheck(None, "wrong_password", "unknown user name or wrong password")
+    user = session.scalars(
+        select(User)
+        .where(User.username == username.strip(), User.active.is_(True))
+        .with_for_update()
+    ).one_or_none()
+    if user is None or not user.password_hash:
+        return unknown
+    if user.pin_locked_until is not None and now < user.pin_locked_until:
+        wait = math.ceil((user.pin_locked_until - now).total_seconds())
+        return BadgeCheck(None, "password_locked", f"too many wrong tries: wait {wait} s", wait)
+    if not verify_secret(user.password_hash, password):
+        check = _count_wrong(session, user, now, "password", "wrong_password", "password_locked")
+        if check.refusal == "wrong_password":
+            return unknown
+        return check
+    _count_right(session, user)
+    if user.role not in CONSOLE_ROLES:
+        return BadgeCheck(None, "not_a_planner", "the console is for planners and admins")
+    return BadgeCheck(user)
 
 
 # --- the handheld lock -------------------------------------------------------------------------
