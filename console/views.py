@@ -1,4 +1,4 @@
-"""The landing page at / and the console (a placeholder until the scheduler issue lands)."""
+"""The landing page at / and the console's blueprint (its pages live in the modules beside)."""
 
 from __future__ import annotations
 
@@ -25,13 +25,3 @@ def landing() -> str:
         # The landing page must still open (and say why) when the database is down.
         error = str(getattr(exc, "orig", None) or exc).splitlines()[0]
     return render_template("console/landing.html", summary=summary, sites=sites, error=error)
-
-
-@bp.get("/")
-def index() -> str:
-    """The planner console: not built yet, and says so."""
-    return render_template(
-        "console/placeholder.html",
-        title="Planner console",
-        arrives="with the scheduler and planner console issue (#8)",
-    )

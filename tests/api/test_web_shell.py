@@ -1,4 +1,4 @@
-"""The web shell: health probe, landing page, placeholders, API docs and error answers."""
+"""The web shell: health probe, landing page, console sign-in, API docs and error answers."""
 
 from __future__ import annotations
 
@@ -137,16 +137,17 @@ def test_landing_page_still_opens_when_the_database_is_unreachable(unreachable_c
     assert b"The database cannot be reached" in response.data
 
 
-# --- placeholders ---------------------------------------------------------------------------
+# --- the console --------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("path", ["/console/"])
-def test_pages_not_built_yet_say_so(client, path):
+@pytest.mark.parametrize("path", ["/console/", "/console/jobs", "/console/runs"])
+def test_the_console_asks_who_you_are_first(client, path):
     response = client.get(path)
 
-    assert response.status_code == 200
-    assert response.mimetype == "text/html"
-    assert b"Not built yet" in response.data
+    assert response.status_code == 302
+    assert response.headers["Location"].startswith("/console/login?next=")
+    login = client.get("/console/login")
+    assert login.status_code == 200 and b'name="password"' in login.data
 
 
 # --- API docs -------------------------------------------------------------------------------

@@ -1,0 +1,1 @@
+"""Console pages: planning (being written)."""
