@@ -74,11 +74,11 @@ def test_one_leader_fires_each_moment_once_and_the_other_takes_over(new_database
         wait_for(lambda: leading("a") or leading("b"), 30, "a scheduler leads")
         leader = "a" if leading("a") else "b"
         other = "b" if leader == "a" else "a"
-        time.sleep(6)
+        time.sleep(20)  # a 1 s job for 20 s
 
         beats = heartbeats(sessions)
         assert not leading(other)
-        assert len(beats) >= 4
+        assert len(beats) >= 15  # every firing ran (a busy machine may skip a few; none twice)
         assert len({run.worker for run in beats}) == 1  # the leader's alone
         times = [run.scheduled_for for run in beats]
         assert len(set(times)) == len(times)
