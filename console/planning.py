@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from markupsafe import Markup
@@ -18,9 +19,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 from werkzeug.wrappers import Response
 
+from console import charts
 from console.auth import me, planner_required
 from console.views import bp
-from wms import picklists, replenishment, waves
+from wms import expiry, kpis, picklists, replenishment, slotting, waves
 from wms.db import database, transaction
 from wms.errors import WmsError
 from wms.models import PickList, PickTask, PickTaskStatus, Site, SiteKind, Wave, utcnow
@@ -139,10 +141,7 @@ def wave_preview() -> str:
         abort(404, description="There is no front warehouse.")
     with _rolled_back() as session:
         plan = waves.plan_wave(session, site.id, settings=_settings(), lock=False)
-        preview = {
-            "wave": None,
-            "skipped": plan.skipped,
-        }
+        preview: dict[str, Any] = {"wave": None, "skipped": plan.skipped}
         if plan.wave is not None:
             wave = plan.wave
             preview["wave"] = {
@@ -227,3 +226,86 @@ def wave_action(wave_id: int, action: str) -> Response:
         return redirect(url_for("console.wave_page", wave_id=wave_id))
     flash(f"Wave {number} {'released' if action == 'release' else 'cancelled'}.")
     return redirect(url_for("console.wave_page", wave_id=wave_id))
+
+
+# --- KPIs, slotting, expiry ----------------------------------------------------------------
+
+
+def _days_arg(default: int = 14) -> int:
+    days = request.args.get("days", default, type=int)
+    if days is None or not 1 <= days <= 90:
+        abort(400, description="days must be a whole number from 1 to 90.")
+    return days
+
+
+@bp.get("/kpis", endpoint="kpis")
+@planner_required
+def kpis_page() -> str:
+    """Per front warehouse: orders, lines, walk per line and pick rate, by day, as charts."""
+    days = _days_arg()
+    with transaction(readonly=True) as session:
+        sites = _front_warehouses(session)
+        site = _chosen_site(sites)
+        figures = kpis.front_warehouse_kpis(session, now=utcnow(), days=days)
+    chosen = next((f for f in figures if site and f.site_id == site.id), None)
+    charts_of_site = None
+    if chosen is not None:
+        label = [d.day.strftime("%d %b") for d in chosen.days]
+        charts_of_site = [
+            charts.bar_chart(list(zip(label, [d.orders for d in chosen.days], strict=True)),
+                             title=f"Orders picked a day at {chosen.code}", unit="orders"),
+            charts.bar_chart(list(zip(label, [d.lines for d in chosen.days], strict=True)),
+                             title=f"Lines picked a day at {chosen.code}", unit="lines"),
+            charts.line_chart(list(zip(label, [d.walk_per_line_m for d in chosen.days],
+                                       strict=True)),
+                              title=f"Walk per line at {chosen.code}", unit="m"),
+            charts.line_chart(list(zip(label, [d.pick_rate for d in chosen.days], strict=True)),
+                              title=f"Pick rate at {chosen.code}", unit="lines/picker-hour"),
+        ]  # fmt: skip
+    sparks = {
+        f.site_id: charts.sparkline(
+            [(d.day.strftime("%d %b"), d.orders) for d in f.days],
+            title=f"Orders a day at {f.code}", unit="orders",
+        )
+        for f in figures
+    }  # fmt: skip
+    return render_template(
+        "console/kpis.html", sites=sites, site=site, figures=figures, chosen=chosen,
+        charts_of_site=charts_of_site, sparks=sparks, days=days,
+    )  # fmt: skip
+
+
+@bp.get("/slotting", endpoint="slotting")
+@planner_required
+def slotting_page() -> str:
+    """Fast movers far from the depot and slow ones near it: the swaps that save walking."""
+    days = _days_arg()
+    with transaction(readonly=True) as session:
+        sites = _front_warehouses(session)
+        site = _chosen_site(sites)
+        review = (
+            slotting.review_slotting(session, site_id=site.id, now=utcnow(), days=days)
+            if site
+            else None
+        )
+    return render_template(
+        "console/slotting.html", sites=sites, site=site, review=review, days=days
+    )
+
+
+@bp.get("/expiry", endpoint="expiry")
+@planner_required
+def expiry_page() -> str:
+    """What the expiry sweep would hold, release and flag now at a site (nothing changes)."""
+    with transaction(readonly=True) as session:
+        sites = _front_warehouses(session)
+        site = _chosen_site(sites)
+        settings = expiry.ExpirySettings.from_config(current_app.config)
+        sweep = (
+            expiry.sweep_expiry(
+                session, now=utcnow(), settings=settings, site_id=site.id, dry_run=True
+            )
+            if site
+            else None
+        )
+    return render_template("console/expiry.html", sites=sites, site=site, sweep=sweep)

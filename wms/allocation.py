@@ -2,8 +2,8 @@
 
 ``Stock.reserved`` always equals the sum of the row's open allocations. Every decision is
 taken on locked rows: the order line first (one allocator per line at a time), then the stock
-rows in id order. Expired units are never allocated; slots that are locked or waiting for a
-count are skipped.
+rows in id order. Expired units and units on hold (``Stock.hold``, set by the expiry sweep)
+are never allocated; slots that are locked or waiting for a count are skipped.
 """
 
 from __future__ import annotations
@@ -53,6 +53,12 @@ class ExpiredStockOnly(Conflict):
     """Units exist, but every one of them is past its expiry date."""
 
     code = "expired_stock"
+
+
+class HeldStockOnly(Conflict):
+    """Units exist, but every one of them is on hold (near its expiry, say)."""
+
+    code = "held_stock"
 
 
 @dataclass(slots=True)
@@ -114,8 +120,8 @@ def allocate(
     """Reserve stock for an order line: FEFO, then FIFO, pick faces before reserve, nearest.
 
     Allocates what it can (partial allocation); the result says how many units are short and
-    why. Expired units, locked slots and slots waiting for a count are never used. With
-    ``refuse_if_none``, a line that gets nothing raises 409 (expired_stock or
+    why. Expired units, held units, locked slots and slots waiting for a count are never used.
+    With ``refuse_if_none``, a line that gets nothing raises 409 (expired_stock, held_stock or
     insufficient_stock) instead.
     """
     result = _allocate(session, order_line_id, today=today, states=ALLOCATABLE_ORDER_STATES)
@@ -124,6 +130,11 @@ def allocate(
             raise ExpiredStockOnly(
                 "only expired stock remains for this item", field="order_line_id"
             )
+        if result.reason == HELD_ONLY:
+            raise HeldStockOnly(
+                "the only stock left of this item is on hold (near its expiry)",
+                field="order_line_id",
+            )
         raise InsufficientStock(
             "no stock available for this item", available=0, field="order_line_id"
         )
@@ -131,6 +142,7 @@ def allocate(
 
 
 EXPIRED_ONLY = "only expired stock remains"
+HELD_ONLY = "the rest is on hold (near its expiry)"
 
 
 def _allocate(
@@ -156,7 +168,7 @@ def _allocate(
         return result
     today = today or _site_today(session, order.site_id)
 
-    usable = (
+    present = (
         select(Stock, Slot)
         .join(Slot, Slot.id == Stock.slot_id)
         .where(
@@ -168,12 +180,21 @@ def _allocate(
             Stock.on_hand > Stock.reserved,
         )
     )
-    fresh = usable.where((Stock.expiry.is_(None)) | (Stock.expiry >= today))
-    candidates = session.execute(fresh).tuples().all()
+    fresh = present.where((Stock.expiry.is_(None)) | (Stock.expiry >= today))
+    candidates = session.execute(fresh.where(Stock.hold.is_(None))).tuples().all()
+
+    def held() -> bool:
+        """Whether fresh units sit on hold: a line short because of them says so."""
+        return session.execute(fresh.where(Stock.hold.is_not(None)).limit(1)).first() is not None
+
     if not candidates:
-        expired = session.execute(usable.limit(1)).first()
         result.short = needed
-        result.reason = EXPIRED_ONLY if expired else "no stock available"
+        if held():
+            result.reason = HELD_ONLY
+        elif session.execute(present.limit(1)).first():
+            result.reason = EXPIRED_ONLY
+        else:
+            result.reason = NO_STOCK
         return result
 
     site = session.get(Site, order.site_id)
@@ -185,7 +206,7 @@ def _allocate(
 
     for stock, _slot in sorted(((rows[s.id], slot) for s, slot in candidates), key=preference):
         available = stock.on_hand - stock.reserved
-        if available <= 0:
+        if available <= 0 or stock.hold is not None:  # held since it was read: skip it
             continue
         take = min(available, needed)
         stock.reserved += take
@@ -198,7 +219,7 @@ def _allocate(
     session.flush()
     result.short = needed
     if needed:
-        result.reason = "not enough stock available"
+        result.reason = HELD_ONLY if held() else NOT_ENOUGH
     return result
 
 
@@ -240,8 +261,8 @@ def allocate_orders(
     """Allocate groups of lines of one site (an order's lines each), whole or not at all.
 
     The groups go in the order given (earlier ones first). The same rules as ``allocate``
-    (FEFO, FIFO, pick faces before reserve, nearest; never expired units, locked slots or
-    slots waiting for a count; never beyond a line's quantity) with a handful of statements
+    (FEFO, FIFO, pick faces before reserve, nearest; never expired or held units, locked slots
+    or slots waiting for a count; never beyond a line's quantity) with a handful of statements
     for the whole set: the lines are locked in id order, then every usable stock row of their
     items in id order, and the choices made in memory. A group one of whose lines would fall
     short takes nothing: its results list no allocations and say how many units each line
@@ -292,6 +313,7 @@ def allocate_orders(
             Slot.needs_count.is_(False),
             Stock.on_hand > Stock.reserved,
             (Stock.expiry.is_(None)) | (Stock.expiry >= today),
+            Stock.hold.is_(None),
         )
     )
     stock_ids: list[int] = []
@@ -312,7 +334,8 @@ def allocate_orders(
     }
     by_item: dict[int, list[Stock]] = defaultdict(list)
     for row in rows.values():
-        by_item[row.item_id].append(row)
+        if row.hold is None:  # a row held since it was read (the expiry sweep) is not used
+            by_item[row.item_id].append(row)
     for item_id, candidates in by_item.items():
         item = items[item_id]
         candidates.sort(key=lambda row: _preference(item, layout, row, slots[row.slot_id]))
@@ -388,7 +411,7 @@ def release_many(session: Session, allocation_ids: Sequence[int]) -> list[Alloca
 def _short_reasons(
     session: Session, item_ids: Sequence[int], *, site_id: int, today: dt.date
 ) -> dict[int, str]:
-    """For items that ran short: whether the rest sits only in expired or unusable stock."""
+    """For items that ran short: whether the rest sits in unusable, expired or held stock."""
     at_site = (
         select(
             Stock.item_id,
@@ -401,6 +424,7 @@ def _short_reasons(
             func.sum(
                 case(((Stock.expiry.is_not(None)) & (Stock.expiry < today), Stock.on_hand), else_=0)
             ),
+            func.sum(case((Stock.hold.is_not(None), Stock.on_hand), else_=0)),
         )
         .join(Slot, Slot.id == Stock.slot_id)
         .where(
@@ -412,11 +436,13 @@ def _short_reasons(
         .group_by(Stock.item_id)
     )
     reasons = {}
-    for item_id, locked, expired in session.execute(at_site):
+    for item_id, locked, expired, held in session.execute(at_site):
         if locked:
             reasons[item_id] = LOCKED_ONLY
         elif expired:
             reasons[item_id] = EXPIRED_ONLY
+        elif held:
+            reasons[item_id] = HELD_ONLY
     return reasons
 
 
@@ -568,6 +594,7 @@ def available(session: Session, *, item_id: int, site_id: int, today: dt.date) -
             Slot.locked.is_(False),
             Slot.needs_count.is_(False),
             (Stock.expiry.is_(None)) | (Stock.expiry >= today),
+            Stock.hold.is_(None),
         )
     )
     return int(total or 0)
@@ -576,6 +603,7 @@ def available(session: Session, *, item_id: int, site_id: int, today: dt.date) -
 __all__ = [
     "AllocationResult",
     "ExpiredStockOnly",
+    "HeldStockOnly",
     "InsufficientStock",
     "PickResult",
     "allocate",

@@ -3,7 +3,8 @@
 A pick face with a min and a max is topped up when what it can still give — on hand, less
 what released and planned waves reserved, plus what is already on its way — less what the
 open orders due soon will ask of it, falls below its min. The task brings it up to its max
-(as much as the slot holds), from the reserve row that expires first (FEFO).
+(as much as the slot holds), from the reserve row that expires first (FEFO); reserve rows on
+hold (near their expiry) are never a source.
 
 :func:`propose` decides, as a pure function of the levels it is given, with a trace that says
 why each quantity was chosen; :func:`replenish` reads the levels, locks the pick faces and
@@ -315,7 +316,8 @@ def _demand(
 def _reserve(
     session: Session, site_id: int, item_ids: set[int], *, today: dt.date
 ) -> dict[int, list[ReserveRow]]:
-    """Free reserve stock of the items, unexpired: on hand less reserved less open tasks."""
+    """Free reserve stock of the items, unexpired and not on hold (the expiry sweep's): on
+    hand less reserved less open tasks. Held units would only be refused at the face."""
     promised = (
         select(func.coalesce(func.sum(Task.quantity - Task.done_qty), 0))
         .where(
@@ -338,6 +340,7 @@ def _reserve(
             Slot.needs_count.is_(False),
             Stock.item_id.in_(item_ids),
             (Stock.expiry.is_(None)) | (Stock.expiry >= today),
+            Stock.hold.is_(None),
             free > 0,
         )
     ):

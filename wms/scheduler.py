@@ -256,8 +256,8 @@ class CommandRunner:
                 update(JobCommand)
                 .where(JobCommand.id == command_id, JobCommand.status == JobCommandStatus.QUEUED)
                 .values(status=JobCommandStatus.RUNNING, started_at=now)
-            ).rowcount
-            if not claimed:
+            )
+            if not getattr(claimed, "rowcount", 0):
                 return None
             command = session.get(JobCommand, command_id)
             assert command is not None

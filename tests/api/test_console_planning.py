@@ -92,3 +92,25 @@ def test_the_wave_release_job_releases_what_is_due_at_a_cut_off(app, house, sess
     assert summary.startswith("released wave ")
     assert "5 order(s)" in summary
     assert spec.work(session, utcnow(), False) == "no order due at this cut-off"
+
+
+def test_kpis_are_drawn_per_front_warehouse(planner, house):
+    page = planner.get(f"/console/kpis?site={house.site.code}&days=7").get_data(as_text=True)
+    assert f"Orders picked a day at {house.site.code}" in page
+    assert page.count('role="img"') >= 5  # four charts of the site, a sparkline per site
+    assert planner.get("/console/kpis?days=0").status_code == 400
+
+
+def test_slotting_and_expiry_pages_suggest_and_change_nothing(planner, house, session):
+    slotting = planner.get(f"/console/slotting?site={house.site.code}").get_data(as_text=True)
+    assert "pick faces" in slotting and "swap(s) suggested" in slotting
+
+    from wms.models import Stock
+
+    milk = house.item(lot_tracked=True, expiry_tracked=True)
+    row = house.stock(milk, 6, aisle=2, bay=9, lot="L9", expiry=utcnow().date())
+    page = planner.get(f"/console/expiry?site={house.site.code}").get_data(as_text=True)
+    assert "would hold 1 stock row(s) (6 units)" in page
+    assert row.slot_id and "L9" in page
+    session.expire_all()
+    assert session.get(Stock, row.id).hold is None
