@@ -572,8 +572,8 @@ class SkippedSchema(Schema):
     reason = fields.String(
         dump_only=True,
         metadata={
-            "description": "not_due, window_missed, no_stock, expired_stock, locked_slot, "
-            "wave_full or not_plannable"
+            "description": "not_due, window_missed, no_stock, expired_stock, held_stock, "
+            "locked_slot, wave_full or not_plannable"
         },
     )
     detail = fields.String(dump_only=True)

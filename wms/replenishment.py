@@ -18,7 +18,7 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from wms.models import (
@@ -68,6 +68,8 @@ class FaceLevel:
     reserved: int
     #: Units of open replenishment tasks on their way to this face.
     on_its_way: int = 0
+    #: Unallocated units on hold at the face (near expiry): there, taking room, not pickable.
+    on_hold: int = 0
     #: The id of an open replenishment task to this face, if there is one.
     open_task_id: int | None = None
     #: Units on open orders, not allocated yet, whose window starts soon.
@@ -101,10 +103,11 @@ def propose(levels: Sequence[FaceLevel]) -> list[Proposal]:
 
 
 def _propose_one(face: FaceLevel) -> Proposal:
-    free = face.on_hand - face.reserved + face.on_its_way
+    free = face.on_hand - face.reserved - face.on_hold + face.on_its_way
     after = free - face.demand
+    held = f" - {face.on_hold} on hold" if face.on_hold else ""
     trace = [
-        f"{face.on_hand} on hand - {face.reserved} reserved + {face.on_its_way} on its way "
+        f"{face.on_hand} on hand - {face.reserved} reserved{held} + {face.on_its_way} on its way "
         f"= {free} free",
     ]
     if face.demand:
@@ -229,10 +232,16 @@ def _levels(
         return []
     face_ids = [f.id for f in faces]
     item_ids = {f.item_id for f in faces if f.item_id is not None}
+    on_hold = case((Stock.hold.is_not(None), Stock.on_hand - Stock.reserved), else_=0)
     held = {
-        slot_id: (int(on_hand), int(reserved))
-        for slot_id, on_hand, reserved in session.execute(
-            select(Stock.slot_id, func.sum(Stock.on_hand), func.sum(Stock.reserved))
+        slot_id: (int(on_hand), int(reserved), int(blocked))
+        for slot_id, on_hand, reserved, blocked in session.execute(
+            select(
+                Stock.slot_id,
+                func.sum(Stock.on_hand),
+                func.sum(Stock.reserved),
+                func.sum(on_hold),
+            )
             .where(Stock.slot_id.in_(face_ids))
             .group_by(Stock.slot_id)
         )
@@ -263,7 +272,7 @@ def _levels(
     levels = []
     for face in faces:
         assert face.item_id is not None and face.min_qty is not None and face.max_qty is not None
-        on_hand, reserved = held.get(face.id, (0, 0))
+        on_hand, reserved, blocked = held.get(face.id, (0, 0, 0))
         open_task_id, on_its_way = open_tasks.get(face.id, (0, 0))
         # An item on several faces: its demand is shared out evenly (rounded up).
         share = -(-demand.get(face.item_id, 0) // faces_per_item[face.item_id])
@@ -277,6 +286,7 @@ def _levels(
                 max_qty=face.max_qty,
                 on_hand=on_hand,
                 reserved=reserved,
+                on_hold=blocked,
                 on_its_way=on_its_way,
                 open_task_id=open_task_id or None,
                 demand=share,

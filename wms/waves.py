@@ -12,8 +12,8 @@ metres and what picking each order alone would have walked.
 
 A planned wave can be released to the floor (its pick lists appear on the scanners),
 re-planned or cancelled (every reservation given back). Orders left out come back with the
-reason: ``not_due``, ``window_missed``, ``no_stock``, ``expired_stock``, ``locked_slot``,
-``wave_full`` or ``not_plannable``.
+reason: ``not_due``, ``window_missed``, ``no_stock``, ``expired_stock``, ``held_stock`` (on
+hold near its expiry), ``locked_slot``, ``wave_full`` or ``not_plannable``.
 
 Planning at one site is serialised by locking the site's row, so two planners never take the
 same order; every allocation goes through ``wms.allocation.allocate_lines`` on locked rows.
@@ -62,6 +62,7 @@ NOT_DUE = "not_due"
 WINDOW_MISSED = "window_missed"
 NO_STOCK = "no_stock"
 EXPIRED_STOCK = "expired_stock"
+HELD_STOCK = "held_stock"
 LOCKED_SLOT = "locked_slot"
 WAVE_FULL = "wave_full"
 NOT_PLANNABLE = "not_plannable"
@@ -344,6 +345,7 @@ def _allocate(
         line, result = short[0]
         reason = {
             allocation.EXPIRED_ONLY: EXPIRED_STOCK,
+            allocation.HELD_ONLY: HELD_STOCK,
             allocation.LOCKED_ONLY: LOCKED_SLOT,
         }.get(result.reason or "", NO_STOCK)
         detail = f"{items[line.item_id].sku}: {result.short} of {line.quantity} short"

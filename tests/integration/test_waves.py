@@ -371,3 +371,15 @@ def test_a_cancelled_wave_keeps_the_orders_it_had(session, house):
 
     kept = {t.order_id for pl in wave.pick_lists for t in pl.tasks}
     assert kept == {o.id for o in placed}
+
+
+def test_an_order_whose_stock_is_on_hold_is_left_out_saying_so(session, house):
+    item = house.stocked(qty=5)
+    row = session.scalars(select(Stock).where(Stock.item_id == item.id)).one()
+    row.hold = "near_expiry"  # the expiry sweep's hold
+    house.order([(item, 2)])
+
+    plan = waves.plan_wave(session, house.site.id, settings=SETTINGS, now=NOW)
+
+    assert plan.wave is None
+    assert [s.reason for s in plan.skipped] == [waves.HELD_STOCK]

@@ -47,6 +47,14 @@ def test_reserved_units_count_as_gone_but_still_take_room():
     assert (proposal.reason, proposal.quantity) == ("replenish", 8)
 
 
+def test_units_on_hold_near_expiry_are_not_free_but_still_take_room():
+    # 12 in the slot, 10 of them held by the expiry sweep: 2 pickable, below min 5.
+    [proposal] = propose([face(on_hand=12, on_hold=10)])
+
+    assert (proposal.reason, proposal.quantity) == ("replenish", 8)  # room 20 - 12
+    assert proposal.trace[0] == "12 on hand - 0 reserved - 10 on hold + 0 on its way = 2 free"
+
+
 def test_a_face_at_or_above_min_is_left_alone():
     [proposal] = propose([face(on_hand=5)])
 
