@@ -18,9 +18,23 @@ Then, for every front warehouse:
   transaction, with the tasks and units it created;
 - ``again``: the tasks a second real run creates (0: one open task per face).
 
+Then the DC → front-warehouse transfers (``wms.transfers``). The demo's orders are all for one
+day, so 28 days of order history are made first (not timed): one delivered order per front
+warehouse and local day, a line per item, Poisson units around the item's share of the demo
+day's demand (its popularity) times a weekday factor (busy Fridays and Saturdays). Then:
+
+- ``forecast s``: ``wms.transfers.forecast_network`` — the history read and one statsmodels
+  fit per item and front warehouse (``series``), in a read transaction;
+- ``plan s``: ``wms.transfers.plan_transfers`` with those forecasts, for real and committed:
+  the DC locked, stock and open transfers read, the DC's stock shared out, transfers, their
+  lines and their receipts written (``transfers``; ``transfer_lines`` with units to send, and
+  ``transfer_units``; ``at_risk``: lines heading for a stock-out within the lead time;
+  ``short``: lines the DC could not fill);
+- ``transfers_again``: the transfers a second run creates (0: open transfers are on their way).
+
 Target (judged, not asserted): the scan over every pick face of the 20 front warehouses of the
-``city`` network in at most 5 s. The transfer forecast of issue #8 is not built yet and is not
-measured here.
+``city`` network in at most 5 s. The transfer plan has no target yet; it runs a few times a
+day, and its forecasts are made outside the write transaction.
 
 Prints a table and writes CSV (default ``benchmarks/results/replenishment.csv``).
 """
@@ -29,23 +43,29 @@ from __future__ import annotations
 
 import argparse
 import csv
+import datetime as dt
 import os
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
+import numpy as np
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy import func, select, update
+from sqlalchemy import func, insert, select, update
 
 from benchmarks._databases import postgres_database
-from wms import demo, migrate, replenishment
+from wms import demo, migrate, replenishment, transfers
 from wms.db import make_engine, make_sessions
-from wms.models import Site, SiteKind, Slot, SlotKind
+from wms.models import Item, Order, OrderLine, OrderStatus, Site, SiteKind, Slot, SlotKind, utcnow
 
 TARGET_SCAN_S = 5.0
 SECRET = "benchmark-secret"
+HISTORY_DAYS = 28
+#: Demand by weekday, Monday first: quiet early in the week, busy Friday and Saturday.
+WEEKDAY_FACTORS = (0.85, 0.8, 0.9, 1.0, 1.25, 1.35, 0.85)
 
 
 def run(url: str, size: str, seed: int) -> dict[str, Any]:
@@ -54,8 +74,9 @@ def run(url: str, size: str, seed: int) -> dict[str, Any]:
     try:
         migrate.upgrade(engine)
         sessions = make_sessions(engine)
+        plan = demo.build(demo.SIZES[size], seed=seed)
         with sessions.begin() as session:
-            demo.write(session, demo.build(demo.SIZES[size], seed=seed), secret_key=SECRET)
+            demo.write(session, plan, secret_key=SECRET)
             session.execute(
                 update(Slot)
                 .where(
@@ -86,6 +107,9 @@ def run(url: str, size: str, seed: int) -> dict[str, Any]:
         scan_s, decided = _timed(sessions, sites, dry_run=True)
         run_s, made = _timed(sessions, sites, dry_run=False)
         _again_s, again = _timed(sessions, sites, dry_run=False)
+        with sessions.begin() as session:
+            _order_history(session, plan, seed=seed)
+        moved = _transfers(sessions)
     finally:
         engine.dispose()
     return {
@@ -99,6 +123,89 @@ def run(url: str, size: str, seed: int) -> dict[str, Any]:
         "tasks": sum(len(r.task_ids) for r in made),
         "units": sum(p.quantity for r in made for p in r.proposals if p.creates_task),
         "again": sum(len(r.task_ids) for r in again),
+        **moved,
+    }
+
+
+def _order_history(session: Any, plan: demo.DemoPlan, *, seed: int) -> int:
+    """Delivered orders over the last 28 local days, one per front warehouse and day.
+
+    Each item's daily units are Poisson around its share of the demo day's units at that
+    front warehouse (by popularity), times the weekday's factor. Returns the lines written.
+    """
+    rng = np.random.default_rng(seed)
+    zone = ZoneInfo(demo.TIMEZONE)
+    today = utcnow().astimezone(zone).date()
+    units_per_site = sum(line["quantity"] for line in plan.lines) / plan.size.front_warehouses
+    popularity = np.array([item["popularity"] for item in plan.items])
+    base = units_per_site * popularity / popularity.sum()
+    item_ids = dict(session.execute(select(Item.sku, Item.id)).tuples().all())
+    ids = [item_ids[item["sku"]] for item in plan.items]
+    fronts = session.execute(
+        select(Site.id, Site.code, Site.latitude, Site.longitude).where(
+            Site.kind == SiteKind.FRONT_WAREHOUSE
+        )
+    ).all()
+    written = 0
+    for site_id, code, lat, lon in fronts:
+        orders, units = [], []
+        for back in range(HISTORY_DAYS, 0, -1):
+            day = today - dt.timedelta(days=back)
+            start = dt.datetime.combine(day, dt.time(18), zone).astimezone(dt.UTC)
+            orders.append(
+                {
+                    "number": f"H{code}{day:%y%m%d}",
+                    "site_id": site_id,
+                    "customer_name": "Order history",
+                    "address": "history",
+                    "latitude": lat,
+                    "longitude": lon,
+                    "promised_start": start,
+                    "promised_end": start + dt.timedelta(hours=1),
+                    "status": OrderStatus.DELIVERED,
+                }
+            )
+            units.append(rng.poisson(base * WEEKDAY_FACTORS[day.weekday()]))
+        order_ids = (
+            session.execute(insert(Order).returning(Order.id, sort_by_parameter_order=True), orders)
+            .scalars()
+            .all()
+        )
+        lines = [
+            {"order_id": order_id, "line_no": n, "item_id": ids[ix], "quantity": int(day[ix])}
+            for order_id, day in zip(order_ids, units, strict=True)
+            for n, ix in enumerate(np.flatnonzero(day).tolist(), start=1)
+        ]
+        for chunk in range(0, len(lines), 5000):
+            session.execute(insert(OrderLine), lines[chunk : chunk + 5000])
+        written += len(lines)
+    return written
+
+
+def _transfers(sessions: Any) -> dict[str, Any]:
+    """Forecast (a read transaction: no write lock on SQLite), then plan for real, then again."""
+    settings = transfers.TransferSettings()
+    now = utcnow()
+    start = time.perf_counter()
+    with sessions(bind=sessions.kw["bind"].execution_options(wms_readonly=True)) as session:
+        forecasts = transfers.forecast_network(session, now=now, settings=settings)
+    forecast_s = time.perf_counter() - start
+    start = time.perf_counter()
+    with sessions.begin() as session:
+        first = transfers.plan_transfers(session, now=now, settings=settings, forecasts=forecasts)
+    plan_s = time.perf_counter() - start
+    with sessions.begin() as session:
+        again = transfers.plan_transfers(session, now=now, settings=settings, forecasts=forecasts)
+    return {
+        "series": len(forecasts),
+        "forecast_s": round(forecast_s, 2),
+        "plan_s": round(plan_s, 2),
+        "transfers": len(first.transfer_ids),
+        "transfer_lines": len(first.sending),
+        "transfer_units": sum(line.quantity for line in first.sending),
+        "at_risk": len(first.at_risk),
+        "short": sum(1 for line in first.lines if line.short > 0),
+        "transfers_again": len(again.transfer_ids),
     }
 
 
@@ -141,7 +248,7 @@ def main(argv: list[str] | None = None) -> None:
                 rows.append(run(url, size, args.seed))
             finally:
                 drop()
-    table = Table(title="pick-face replenishment over every front warehouse")
+    table = Table(title="pick-face replenishment and DC transfers over every front warehouse")
     for column in rows[0]:
         table.add_column(column, justify="right")
     for row in rows:

@@ -20,12 +20,21 @@ from sqlalchemy.orm import Session, selectinload
 from werkzeug.wrappers import Response
 
 from console import charts
-from console.auth import me, planner_required
+from console.auth import actor, me, planner_required
 from console.views import bp
-from wms import expiry, kpis, picklists, replenishment, slotting, waves
+from wms import expiry, kpis, picklists, replenishment, slotting, transfers, waves
 from wms.db import database, transaction
 from wms.errors import WmsError
-from wms.models import PickList, PickTask, PickTaskStatus, Site, SiteKind, Wave, utcnow
+from wms.models import (
+    PickList,
+    PickTask,
+    PickTaskStatus,
+    Site,
+    SiteKind,
+    TransferStatus,
+    Wave,
+    utcnow,
+)
 
 
 def _front_warehouses(session: Session) -> list[Site]:
@@ -309,3 +318,42 @@ def expiry_page() -> str:
             else None
         )
     return render_template("console/expiry.html", sites=sites, site=site, sweep=sweep)
+
+
+# --- transfers -------------------------------------------------------------------------------
+
+
+@bp.get("/transfers", endpoint="transfers")
+@planner_required
+def transfers_page() -> str:
+    """Open transfers DC → front warehouse with their forecast figures, and stock-out risks."""
+    status = request.args.get("status") or None
+    with transaction(readonly=True) as session:
+        sites = _front_warehouses(session)
+        code = request.args.get("site") or None
+        site = _chosen_site(sites) if code else None
+        try:
+            orders = transfers.list_transfers(
+                session, site_id=site.id if site else None, status=status
+            )
+        except WmsError as refused:
+            abort(400, description=refused.message)
+        risks = transfers.stockout_risks(session, site_id=site.id if site else None)
+    return render_template(
+        "console/transfers.html", sites=sites, site=site, orders=orders, risks=risks,
+        status=status, statuses=[s.value for s in TransferStatus],
+    )  # fmt: skip
+
+
+@bp.post("/transfers/<int:transfer_id>/cancel")
+@planner_required
+def transfer_cancel(transfer_id: int) -> Response:
+    """Cancel a planned transfer (and its receipt at the front warehouse)."""
+    try:
+        with transaction() as session:
+            number = transfers.cancel_transfer(session, transfer_id, by=actor()).number
+    except WmsError as refused:
+        flash(f"Not cancelled: {refused.message}", "error")
+    else:
+        flash(f"Transfer {number} cancelled, and its receipt with it.")
+    return redirect(url_for("console.transfers"))

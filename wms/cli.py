@@ -618,3 +618,102 @@ def _run_import(what: str, file: str, *, dry_run: bool, delimiter: str | None, l
         click.echo(f"dry run, nothing written: {report.rows:,} valid {what} rows would be {counts}")
     else:
         click.echo(f"imported {report.rows:,} {what} rows: {counts}")
+
+
+# --- wms transfers --------------------------------------------------------------------------
+
+
+@cli.group("transfers")
+def transfers_group() -> None:
+    """DC → front-warehouse transfers from the demand forecast: plan, list, cancel."""
+
+
+@transfers_group.command("plan")
+@click.option("--dry-run", is_flag=True, help="Say what would be sent; create nothing.")
+@click.option("--all", "show_all", is_flag=True, help="List every line, not only what is sent.")
+@with_appcontext
+def transfers_plan_command(dry_run: bool, show_all: bool) -> None:
+    """Forecast every front warehouse's demand and plan the transfers that keep it covered."""
+    from wms import transfers
+    from wms.models import utcnow
+
+    settings = transfers.TransferSettings.from_config(current_app.config)
+    now = utcnow()
+    db = database(current_app)
+    # The forecasts (the slow part) in a read transaction: on SQLite a write one locks the file.
+    with db.read_sessions() as session:
+        forecasts = transfers.forecast_network(session, now=now, settings=settings)
+    # A dry run writes nothing, so it needs no write transaction either.
+    with (db.read_sessions if dry_run else db.sessions).begin() as session:
+        plan = transfers.plan_transfers(
+            session,
+            now=now,
+            settings=settings,
+            dry_run=dry_run,
+            forecasts=forecasts,
+            created_by="cli",
+        )
+    for line in plan.lines:
+        if not (show_all or line.quantity or line.stockout_risk):
+            continue
+        flag = "  STOCK-OUT RISK" if line.stockout_risk else ""
+        click.echo(f"{line.site_code}  {line.sku}  send {line.quantity} of {line.wanted}{flag}")
+        click.echo(f"    {line.trace}")
+    click.echo(plan.summary + (" (dry run: nothing written)" if dry_run else ""))
+
+
+@transfers_group.command("list")
+@click.option("--site", "site_code", default=None, help="Only transfers to this site, e.g. FW01.")
+@click.option(
+    "--status",
+    type=click.Choice(["planned", "dispatched", "received", "cancelled"]),
+    default=None,
+    help="Only this status (default: the open ones, planned and dispatched).",
+)
+@with_appcontext
+def transfers_list_command(site_code: str | None, status: str | None) -> None:
+    """List transfers: number, front warehouse, status, needed by, lines, units, at risk."""
+    from sqlalchemy import select
+
+    from wms import transfers
+    from wms.models import Site
+
+    with database(current_app).read_sessions() as session:
+        site_id = None
+        if site_code is not None:
+            site_id = session.scalar(select(Site.id).where(Site.code == site_code))
+            if site_id is None:
+                raise click.ClickException(f"no site {site_code!r}")
+        rows = transfers.list_transfers(session, site_id=site_id, status=status)
+        table = Table(title=f"{len(rows)} transfer(s)", expand=False)
+        for column in ("number", "to", "status", "needed by", "lines", "units", "at risk"):
+            table.add_column(column, no_wrap=True)
+        for row in rows:
+            table.add_row(
+                row.number,
+                row.to_site.code,
+                row.status.value,
+                _when(row.needed_by),
+                str(len(row.lines)),
+                str(sum(line.quantity for line in row.lines)),
+                str(sum(line.stockout_risk for line in row.lines)),
+            )
+    Console(width=200).print(table)
+
+
+@transfers_group.command("cancel")
+@click.argument("number")
+@with_appcontext
+def transfers_cancel_command(number: str) -> None:
+    """Cancel the planned transfer NUMBER (e.g. TR00000012) and its receipt."""
+    from sqlalchemy import select
+
+    from wms import transfers
+    from wms.models import TransferOrder
+
+    with database(current_app).sessions.begin() as session:
+        transfer_id = session.scalar(select(TransferOrder.id).where(TransferOrder.number == number))
+        if transfer_id is None:
+            raise click.ClickException(f"no transfer {number!r}")
+        transfer = transfers.cancel_transfer(session, transfer_id, by="cli")
+        click.echo(f"transfer {transfer.number} cancelled, and its receipt")

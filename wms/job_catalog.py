@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import Engine, delete, select
 from sqlalchemy.orm import Session
 
 from wms import jobs, outbox, replenishment, waves
@@ -197,11 +198,25 @@ def _transfers(config: Mapping[str, Any]) -> Work:
         from wms import transfers
 
         settings = transfers.TransferSettings.from_config(config)
-        return transfers.plan_transfers(
-            session, now=now, settings=settings, dry_run=dry_run
-        ).summary
+        # The forecast (a model fit per item and site, a minute or two on a city network) is
+        # made first, in a read transaction: on SQLite a write one would lock out the floor.
+        with _read_only(session) as reading:
+            forecasts = transfers.forecast_network(reading, now=now, settings=settings)
+        plan = transfers.plan_transfers(
+            session, now=now, settings=settings, dry_run=dry_run, forecasts=forecasts
+        )
+        return plan.summary
 
     return work
+
+
+def _read_only(session: Session) -> AbstractContextManager[Session]:
+    """A read-only session on the engine of ``session``, before it writes anything (a session
+    bound to one connection, as tests make, reads through itself)."""
+    bind = session.get_bind()
+    if isinstance(bind, Engine):
+        return Session(bind.execution_options(wms_readonly=True))
+    return nullcontext(session)
 
 
 def _expiry(config: Mapping[str, Any]) -> Work:

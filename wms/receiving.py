@@ -30,6 +30,8 @@ from wms.models import (
     Site,
     Slot,
     SlotKind,
+    TransferOrder,
+    TransferStatus,
     utcnow,
 )
 from wms.stock import (
@@ -381,11 +383,28 @@ def _summary(receipt: Receipt) -> ReceiptSummary:
 def close_receipt(
     session: Session, receipt_id: int, *, user_id: int | None = None
 ) -> ReceiptSummary:
-    """Close an open receipt and return what arrived against what was expected."""
+    """Close an open receipt and return what arrived against what was expected.
+
+    A DC transfer's receipt closing means the transfer has arrived: it becomes received.
+    """
     receipt = _lock_receipt(session, receipt_id)
     _require_open(receipt, "close it")
+    closed = utcnow()
     receipt.status = ReceiptStatus.CLOSED
-    receipt.closed_at = utcnow()
+    receipt.closed_at = closed
+    # Planned ones too: nothing records a trunk route's departure (dispatched) yet.
+    transfer = session.scalars(
+        select(TransferOrder)
+        .where(
+            TransferOrder.receipt_id == receipt.id,
+            TransferOrder.status.in_((TransferStatus.PLANNED, TransferStatus.DISPATCHED)),
+        )
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).one_or_none()
+    if transfer is not None:
+        transfer.status = TransferStatus.RECEIVED
+        transfer.updated_at = closed
     session.flush()
     return _summary(receipt)
 

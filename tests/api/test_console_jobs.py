@@ -84,8 +84,10 @@ def test_an_invalid_cron_shows_the_error_and_changes_nothing(planner, front_ware
     assert 'id="cron" name="cron"' in page and 'aria-invalid="true"' in page
     assert commands_of(session, job) == []
 
-    good = planner.post(f"/console/jobs/{job}/schedule",
-                        data={"every_s": "", "cron": "0,30 7-22 * * 1-6", "timezone": "UTC"})  # fmt: skip
+    good = planner.post(
+        f"/console/jobs/{job}/schedule",
+        data={"every_s": "", "cron": "0,30 7-22 * * 1-6", "timezone": "UTC"},
+    )
     assert good.status_code == 302
     (command,) = commands_of(session, job)
     assert command.kind is JobCommandKind.RESCHEDULE
@@ -102,15 +104,33 @@ def test_unknown_jobs_are_404_and_forms_need_their_csrf_token(planner, client, s
 
 def test_run_history_shows_summaries_and_failures(planner, session):
     now = utcnow()
-    session.add_all([
-        JobRun(job_id="heartbeat", scheduled_for=now - dt.timedelta(minutes=1),
-               status=JobRunStatus.SUCCEEDED, started_at=now, finished_at=now, heartbeat_at=now,
-               summary="alive", error="", worker="w:1"),
-        JobRun(job_id="housekeeping", scheduled_for=now, status=JobRunStatus.FAILED,
-               started_at=now, finished_at=now + dt.timedelta(seconds=2), heartbeat_at=now,
-               summary="", error="OperationalError: the disk is full", worker="w:1",
-               actor="user:9"),
-    ])  # fmt: skip
+    session.add_all(
+        [
+            JobRun(
+                job_id="heartbeat",
+                scheduled_for=now - dt.timedelta(minutes=1),
+                status=JobRunStatus.SUCCEEDED,
+                started_at=now,
+                finished_at=now,
+                heartbeat_at=now,
+                summary="alive",
+                error="",
+                worker="w:1",
+            ),
+            JobRun(
+                job_id="housekeeping",
+                scheduled_for=now,
+                status=JobRunStatus.FAILED,
+                started_at=now,
+                finished_at=now + dt.timedelta(seconds=2),
+                heartbeat_at=now,
+                summary="",
+                error="OperationalError: the disk is full",
+                worker="w:1",
+                actor="user:9",
+            ),
+        ]
+    )
     session.flush()
     page = planner.get("/console/runs").get_data(as_text=True)
     assert "OperationalError: the disk is full" in page and "user:9" in page and "2.0 s" in page

@@ -114,3 +114,32 @@ def test_slotting_and_expiry_pages_suggest_and_change_nothing(planner, house, se
     assert row.slot_id and "L9" in page
     session.expire_all()
     assert session.get(Stock, row.id).hold is None
+
+
+def test_transfers_and_stock_out_risks_are_listed_and_a_planned_one_cancelled(
+    planner, site, session
+):
+    from tests.integration.test_transfers import NOW, SETTINGS, build_network
+    from wms import transfers
+    from wms.models import TransferOrder, TransferStatus
+
+    site.code = "FW99"  # the signed-in planner's site; the network brings FW01 and FW02
+    session.flush()
+    network = build_network(session)
+    milk = network.item("MILK")
+    network.history("FW01", milk, 10)
+    network.stock("FW01-A1", milk, 4)
+    network.stock("DC-R1", milk, 200)
+    transfers.plan_transfers(session, now=NOW, settings=SETTINGS)
+    transfer = session.scalars(select(TransferOrder)).one()
+
+    page = planner.get("/console/transfers?site=FW01").get_data(as_text=True)
+    assert transfer.number in page and "DC01 → FW01" in page
+    assert "Heading for a stock-out (1)" in page and "holt_winters_weekly" in page
+    assert planner.get("/console/transfers?status=bogus").status_code == 400
+
+    planner.post(f"/console/transfers/{transfer.id}/cancel")
+    again = planner.post(f"/console/transfers/{transfer.id}/cancel", follow_redirects=True)
+    assert "Not cancelled: transfer" in again.get_data(as_text=True)
+    session.expire_all()
+    assert session.get(TransferOrder, transfer.id).status is TransferStatus.CANCELLED

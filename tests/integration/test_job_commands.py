@@ -31,31 +31,42 @@ KNOWN = {"replenish:FW01"}
 
 
 def test_two_run_now_clicks_queue_one_run(session):
-    first = commands.submit(session, "replenish:FW01", JobCommandKind.RUN, actor="user:1",
-                            known_jobs=KNOWN, now=AT)  # fmt: skip
-    second = commands.submit(session, "replenish:FW01", JobCommandKind.RUN, actor="user:2",
-                             known_jobs=KNOWN, now=AT)  # fmt: skip
+    first = commands.submit(
+        session, "replenish:FW01", JobCommandKind.RUN, actor="user:1", known_jobs=KNOWN, now=AT
+    )
+    second = commands.submit(
+        session, "replenish:FW01", JobCommandKind.RUN, actor="user:2", known_jobs=KNOWN, now=AT
+    )
     assert first.created and not second.created
     assert second.command.id == first.command.id
     # A dry run is another kind of work: it may wait beside the run.
-    dry = commands.submit(session, "replenish:FW01", JobCommandKind.DRY_RUN, actor="user:2",
-                          known_jobs=KNOWN, now=AT)  # fmt: skip
+    dry = commands.submit(
+        session, "replenish:FW01", JobCommandKind.DRY_RUN, actor="user:2", known_jobs=KNOWN, now=AT
+    )
     assert dry.created
     first.command.status = JobCommandStatus.SUCCEEDED
     session.flush()
-    again = commands.submit(session, "replenish:FW01", JobCommandKind.RUN, actor="user:1",
-                            known_jobs=KNOWN, now=AT)  # fmt: skip
+    again = commands.submit(
+        session, "replenish:FW01", JobCommandKind.RUN, actor="user:1", known_jobs=KNOWN, now=AT
+    )
     assert again.created
 
 
 def test_bad_commands_write_nothing(session):
     with pytest.raises(RuleViolation) as refused:
-        commands.submit(session, "replenish:FW01", JobCommandKind.RESCHEDULE, actor="user:1",
-                        known_jobs=KNOWN, payload={"cron": "61 * * * *"})  # fmt: skip
+        commands.submit(
+            session,
+            "replenish:FW01",
+            JobCommandKind.RESCHEDULE,
+            actor="user:1",
+            known_jobs=KNOWN,
+            payload={"cron": "61 * * * *"},
+        )
     assert refused.value.field == "cron"
     with pytest.raises(NotFound):
-        commands.submit(session, "no-such-job", JobCommandKind.RUN, actor="user:1",
-                        known_jobs=KNOWN)  # fmt: skip
+        commands.submit(
+            session, "no-such-job", JobCommandKind.RUN, actor="user:1", known_jobs=KNOWN
+        )
     with pytest.raises(NotFound):
         commands.submit_task(session, "no-such-task", {}, actor="user:1", now=AT)
     assert session.scalar(select(func.count()).select_from(JobCommand)) == 0
@@ -66,8 +77,17 @@ def test_bad_commands_write_nothing(session):
 
 def _emit_work(session, now, dry_run) -> str:
     """A job that writes something, so a dry run can be seen to keep nothing."""
-    session.add(OutboxEvent(topic="test.made", key="", payload={"at": now.isoformat()},
-                            created_at=now, available_at=now, attempts=0, last_error=""))  # fmt: skip
+    session.add(
+        OutboxEvent(
+            topic="test.made",
+            key="",
+            payload={"at": now.isoformat()},
+            created_at=now,
+            available_at=now,
+            attempts=0,
+            last_error="",
+        )
+    )
     session.flush()
     return ("would make" if dry_run else "made") + " 1 event"
 
@@ -86,8 +106,9 @@ def leader(pg_sessions):
 
 def submit(sessions, kind, payload=None, job="emit"):
     with sessions.begin() as session:
-        return commands.submit(session, job, kind, actor="user:7", known_jobs={"emit"},
-                               payload=payload).command.id  # fmt: skip
+        return commands.submit(
+            session, job, kind, actor="user:7", known_jobs={"emit"}, payload=payload
+        ).command.id
 
 
 def settle(sessions, runner, command_id) -> JobCommand:
@@ -166,19 +187,22 @@ def test_an_on_demand_task_runs_and_keeps_its_result(leader):
     commands.register_task("test-plan", plan)
     try:
         with sessions.begin() as session:
-            command_id = commands.submit_task(session, "test-plan", {"site": "FW01"},
-                                              actor="token:ab12", now=utcnow()).command.id  # fmt: skip
+            command_id = commands.submit_task(
+                session, "test-plan", {"site": "FW01"}, actor="token:ab12", now=utcnow()
+            ).command.id
         done = settle(sessions, runner, command_id)
     finally:
         commands.TASKS.pop("test-plan", None)
     assert (done.status, done.summary, done.result) == (
-        JobCommandStatus.SUCCEEDED, "2 routes planned", {"routes": [1, 2]},
-    )  # fmt: skip
+        JobCommandStatus.SUCCEEDED,
+        "2 routes planned",
+        {"routes": [1, 2]},
+    )
     assert seen == [{"site": "FW01"}]
 
 
 def test_a_failing_job_fails_its_command_and_frees_the_job(leader):
-    sessions, _, runner, specs = leader
+    sessions, _, runner, _specs = leader
 
     def broken(session, now, dry_run):
         raise RuntimeError("the DC feed is down")
@@ -188,22 +212,49 @@ def test_a_failing_job_fails_its_command_and_frees_the_job(leader):
     assert done.status is JobCommandStatus.FAILED and "the DC feed is down" in done.error
     # The next "run now" is a new command.
     with sessions.begin() as session:
-        assert commands.submit(session, "emit", JobCommandKind.RUN, actor="user:7",
-                               known_jobs={"emit"}).created  # fmt: skip
+        assert commands.submit(
+            session, "emit", JobCommandKind.RUN, actor="user:7", known_jobs={"emit"}
+        ).created
 
 
 def test_commands_of_a_dead_process_are_failed_by_the_sweeper(session):
     now = AT
-    run = JobRun(job_id="emit", scheduled_for=now, status=JobRunStatus.ABANDONED, started_at=now,
-                 heartbeat_at=now, finished_at=now, summary="", error="", worker="gone:1")  # fmt: skip
+    run = JobRun(
+        job_id="emit",
+        scheduled_for=now,
+        status=JobRunStatus.ABANDONED,
+        started_at=now,
+        heartbeat_at=now,
+        finished_at=now,
+        summary="",
+        error="",
+        worker="gone:1",
+    )
     session.add(run)
     session.flush()
-    orphan = JobCommand(job_id="emit", kind=JobCommandKind.RUN, status=JobCommandStatus.RUNNING,
-                        payload={}, requested_by="user:1", requested_at=now, started_at=now,
-                        run_id=run.id, summary="", error="")  # fmt: skip
-    fresh = JobCommand(job_id="other", kind=JobCommandKind.RUN, status=JobCommandStatus.RUNNING,
-                       payload={}, requested_by="user:1", requested_at=now,
-                       started_at=now + dt.timedelta(minutes=9), summary="", error="")  # fmt: skip
+    orphan = JobCommand(
+        job_id="emit",
+        kind=JobCommandKind.RUN,
+        status=JobCommandStatus.RUNNING,
+        payload={},
+        requested_by="user:1",
+        requested_at=now,
+        started_at=now,
+        run_id=run.id,
+        summary="",
+        error="",
+    )
+    fresh = JobCommand(
+        job_id="other",
+        kind=JobCommandKind.RUN,
+        status=JobCommandStatus.RUNNING,
+        payload={},
+        requested_by="user:1",
+        requested_at=now,
+        started_at=now + dt.timedelta(minutes=9),
+        summary="",
+        error="",
+    )
     session.add_all([orphan, fresh])
     session.flush()
     failed = jobs.sweep_commands(session, now=now + dt.timedelta(minutes=10))
