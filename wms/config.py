@@ -39,6 +39,9 @@ COOKIES: dict[str, Any] = {
     # A CSRF token lives as long as its session: a handheld page open for a whole shift must
     # still sign out or lock (Flask-WTF's default is one hour).
     "WTF_CSRF_TIME_LIMIT": None,
+    # No request body larger than this is read at all (413): the CSV importer's 5 MB and
+    # any upload are checked after the body is in, so the server needs a ceiling of its own.
+    "MAX_CONTENT_LENGTH": 16 * 1024 * 1024,
 }
 
 DEFAULT_SQLITE_NAME = "wms.sqlite3"
