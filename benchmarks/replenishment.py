@@ -236,7 +236,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.quick:
         server = None
     size = "small" if args.quick else "city"
-    console = Console(width=160)
+    console = Console(width=240)  # nineteen columns: headers whole
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         console.print(f"the {size} network on SQLite ...")
