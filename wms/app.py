@@ -7,9 +7,11 @@ from typing import Any
 
 from flask import Flask
 from sqlalchemy.orm import Session, sessionmaker
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from wms.config import load_config
 from wms.db import Database
+from wms.errors import ConfigError
 
 
 def create_app(
@@ -26,6 +28,7 @@ def create_app(
         instance_relative_config=True,
     )
     load_config(app, overrides)
+    _trust_proxies(app)
 
     db = Database(sessions) if sessions is not None else Database.from_config(app.config)
     db.init_app(app)
@@ -40,6 +43,19 @@ def create_app(
     console.init_app(app)
     _register_error_handlers(app)
     return app
+
+
+def _trust_proxies(app: Flask) -> None:
+    """Behind ``WMS_PROXIES`` reverse proxies (nginx: 1), take the client's address, scheme,
+    host and port from their ``X-Forwarded-*`` headers; with none, those headers are ignored
+    (a client could write them)."""
+    count = app.config.get("PROXIES", 0)
+    if isinstance(count, bool) or not isinstance(count, int) or not 0 <= count <= 5:
+        raise ConfigError(f"WMS_PROXIES={count!r}: give the number of reverse proxies, 0 to 5")
+    if count:
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=count, x_proto=count, x_host=count, x_port=count
+        )
 
 
 def _register_error_handlers(app: Flask) -> None:

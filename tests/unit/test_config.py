@@ -186,3 +186,34 @@ def test_importing_the_modules_builds_no_app_and_no_engine(tmp_path):
     )
 
     assert result.returncode == 0, result.stderr
+
+
+def test_forwarded_headers_count_only_behind_the_proxies_we_were_told_of(make_app):
+    def seen(app: Flask) -> dict[str, str]:
+        @app.get("/_test/client")
+        def client() -> dict[str, str]:
+            from flask import request
+
+            return {
+                "addr": request.remote_addr or "",
+                "scheme": request.scheme,
+                "host": request.host,
+            }
+
+        headers = {
+            "X-Forwarded-For": "10.1.2.3",
+            "X-Forwarded-Proto": "https",
+            "X-Forwarded-Host": "wms.example.nl",
+        }
+        return app.test_client().get("/_test/client", headers=headers).json
+
+    direct = seen(make_app())
+    assert direct == {"addr": "127.0.0.1", "scheme": "http", "host": "localhost"}
+    behind_nginx = seen(make_app({"PROXIES": 1}))
+    assert behind_nginx == {"addr": "10.1.2.3", "scheme": "https", "host": "wms.example.nl"}
+
+
+@pytest.mark.parametrize("bad", [-1, 6, "one", True])
+def test_a_bad_proxy_count_is_one_clear_error(make_app, bad):
+    with pytest.raises(ConfigError, match="WMS_PROXIES"):
+        make_app({"PROXIES": bad})
