@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -171,8 +171,6 @@ def last_runs(session: Session, job_ids: list[str]) -> dict[str, JobRun]:
     """Each job's newest run (firing or manual), for the jobs page."""
     if not job_ids:
         return {}
-    from sqlalchemy import func
-
     newest = (
         select(JobRun.job_id, func.max(JobRun.id).label("id"))
         .where(JobRun.job_id.in_(job_ids))

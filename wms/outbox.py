@@ -89,7 +89,7 @@ class Drained:
         return ", ".join(parts)
 
 
-def _pending(session: Session) -> Any:
+def _pending() -> Any:
     return select(OutboxEvent).where(
         OutboxEvent.delivered_at.is_(None), OutboxEvent.dead_at.is_(None)
     )
@@ -99,7 +99,7 @@ def pending_count(session: Session, *, now: dt.datetime) -> int:
     return int(
         session.scalar(
             select(func.count()).select_from(
-                _pending(session).where(OutboxEvent.available_at <= now).subquery()
+                _pending().where(OutboxEvent.available_at <= now).subquery()
             )
         )
         or 0
@@ -116,7 +116,7 @@ def drain(session: Session, *, now: dt.datetime, limit: int = BATCH) -> Drained:
     result = Drained()
     events = list(
         session.scalars(
-            _pending(session)
+            _pending()
             .where(OutboxEvent.available_at <= now)
             .order_by(OutboxEvent.id)
             .limit(limit)
