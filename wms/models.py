@@ -24,6 +24,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -229,6 +230,61 @@ class Role(enum.StrEnum):
     SUPERVISOR = "supervisor"
     PLANNER = "planner"
     ADMIN = "admin"
+
+
+class RouteKind(enum.StrEnum):
+    DELIVERY = "delivery"  # a front warehouse's van or bike to customers
+    TRUNK = "trunk"  # the DC's lorry to front warehouses, carrying transfer orders
+
+
+class RouteStatus(enum.StrEnum):
+    PLANNED = "planned"
+    ACCEPTED = "accepted"  # the carrier took it (and named a driver)
+    IN_PROGRESS = "in_progress"  # the vehicle left
+    COMPLETED = "completed"  # every stop delivered, failed or skipped
+    CANCELLED = "cancelled"  # before it left
+
+
+class StopStatus(enum.StrEnum):
+    PLANNED = "planned"
+    DISPATCHED = "dispatched"  # its packages are on the vehicle
+    EN_ROUTE = "en_route"  # the driver is heading there
+    ARRIVED = "arrived"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+    SKIPPED = "skipped"  # taken off the route (re-planned, cancelled) before it was served
+
+
+class FailureReason(enum.StrEnum):
+    """Why a delivery failed, as the driver reports it."""
+
+    RECIPIENT_ABSENT = "recipient_absent"
+    ADDRESS_NOT_FOUND = "address_not_found"
+    NO_ACCESS = "no_access"
+    REFUSED = "refused"
+    DAMAGED = "damaged"
+    UNSAFE = "unsafe"
+    VEHICLE_PROBLEM = "vehicle_problem"
+    OUT_OF_TIME = "out_of_time"
+    OTHER = "other"
+
+
+class StopEventKind(enum.StrEnum):
+    EN_ROUTE = "en_route"
+    ARRIVED = "arrived"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+
+
+class UploadKind(enum.StrEnum):
+    PHOTO = "photo"
+    SIGNATURE = "signature"
+
+
+class ReturnDisposition(enum.StrEnum):
+    RESTOCKED = "restocked"  # back into sellable stock
+    QUARANTINED = "quarantined"  # into the quarantine slot, on hold
 
 
 class VehicleKind(enum.StrEnum):
@@ -696,6 +752,15 @@ class Package(Base):
     packed_by: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     closed_at: Mapped[dt.datetime | None]
+    #: The route stop it was scanned onto at dispatch hand-over, by whom and when.
+    stop_id: Mapped[int | None] = mapped_column(ForeignKey("stop.id"), index=True)
+    loaded_at: Mapped[dt.datetime | None]
+    loaded_by: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    #: Brought back after a failed delivery, and where its units went.
+    returned_at: Mapped[dt.datetime | None]
+    return_disposition: Mapped[ReturnDisposition | None] = mapped_column(
+        _enum(ReturnDisposition, "return_disposition")
+    )
 
     order: Mapped[Order] = relationship()
     lines: Mapped[list[PackageLine]] = relationship(
@@ -801,6 +866,31 @@ class Vehicle(Base):
 
     carrier: Mapped[Carrier] = relationship(back_populates="vehicles")
     site: Mapped[Site] = relationship()
+
+
+class Driver(Base):
+    """A carrier's driver; drivers' own tokens reach only the routes they drive."""
+
+    __tablename__ = "driver"
+    __table_args__ = (
+        UniqueConstraint("carrier_id", "code"),
+        CheckConstraint("last_latitude BETWEEN -90 AND 90", name="latitude_range"),
+        CheckConstraint("last_longitude BETWEEN -180 AND 180", name="longitude_range"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    carrier_id: Mapped[int] = mapped_column(ForeignKey("carrier.id"))
+    code: Mapped[str] = mapped_column(String(32))
+    name: Mapped[str] = mapped_column(String(120))
+    phone: Mapped[str] = mapped_column(String(32), default="")
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    #: The latest GPS fix received, for ETAs and the console's map.
+    last_latitude: Mapped[float | None] = mapped_column(Float)
+    last_longitude: Mapped[float | None] = mapped_column(Float)
+    last_position_at: Mapped[dt.datetime | None]
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    carrier: Mapped[Carrier] = relationship()
 
 
 # --- inbound, tasks and counts ------------------------------------------------------------------
@@ -1214,6 +1304,235 @@ class TransferOrderLine(Base):
 
     transfer_order: Mapped[TransferOrder] = relationship(back_populates="lines")
     item: Mapped[Item] = relationship()
+
+
+# --- delivery and trunk routes ------------------------------------------------------------
+
+#: Stops that still hold their order: one per order at a time (a failed one frees it).
+_LIVE_STOP = text("order_id IS NOT NULL AND status NOT IN ('failed', 'skipped')")
+
+
+class Route(Base):
+    """One vehicle's trip in a dispatch window: from its site, the stops in order, and back.
+
+    ``version`` goes up with every change a carrier should hear about (``route.changed``).
+    """
+
+    __tablename__ = "route"
+    __table_args__ = (
+        CheckConstraint("window_end > window_start", name="window_order"),
+        CheckConstraint("planned_end >= planned_start", name="planned_order"),
+        CheckConstraint("distance_m >= 0 AND duration_s >= 0", name="totals_nonnegative"),
+        Index("ix_route_carrier_updated", "carrier_id", "updated_at", "id"),
+        Index("ix_route_site_window", "site_id", "window_start"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str] = mapped_column(String(40), unique=True)
+    kind: Mapped[RouteKind] = mapped_column(_enum(RouteKind, "route_kind"))
+    site_id: Mapped[int] = mapped_column(ForeignKey("site.id"))
+    carrier_id: Mapped[int] = mapped_column(ForeignKey("carrier.id"))
+    vehicle_id: Mapped[int] = mapped_column(ForeignKey("vehicle.id"), index=True)
+    driver_id: Mapped[int | None] = mapped_column(ForeignKey("driver.id"), index=True)
+    status: Mapped[RouteStatus] = mapped_column(
+        _enum(RouteStatus, "route_status"), default=RouteStatus.PLANNED
+    )
+    #: The dispatch window it was planned for (orders promised in it).
+    window_start: Mapped[dt.datetime]
+    window_end: Mapped[dt.datetime]
+    planned_start: Mapped[dt.datetime]
+    planned_end: Mapped[dt.datetime]
+    distance_m: Mapped[float] = mapped_column(Float, default=0.0)
+    duration_s: Mapped[float] = mapped_column(Float, default=0.0)
+    #: Where the travel times came from ("haversine", "osrm") and whether they are estimates.
+    matrix_source: Mapped[str] = mapped_column(String(40), default="")
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    #: Who planned it: "job:plan-routes:FW01", "user:3", "token:ab12cd34".
+    planned_by: Mapped[str] = mapped_column(String(64), default="")
+    accepted_at: Mapped[dt.datetime | None]
+    started_at: Mapped[dt.datetime | None]
+    completed_at: Mapped[dt.datetime | None]
+    cancelled_at: Mapped[dt.datetime | None]
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    site: Mapped[Site] = relationship()
+    carrier: Mapped[Carrier] = relationship()
+    vehicle: Mapped[Vehicle] = relationship()
+    driver: Mapped[Driver | None] = relationship()
+    stops: Mapped[list[Stop]] = relationship(back_populates="route", order_by="Stop.sequence")
+
+
+class Stop(Base):
+    """A place on a route: a customer order's delivery, or a front warehouse on a trunk route."""
+
+    __tablename__ = "stop"
+    __table_args__ = (
+        CheckConstraint("latitude BETWEEN -90 AND 90", name="latitude_range"),
+        CheckConstraint("longitude BETWEEN -180 AND 180", name="longitude_range"),
+        CheckConstraint("window_end > window_start", name="window_order"),
+        CheckConstraint("sequence >= 1", name="sequence_positive"),
+        CheckConstraint("totes >= 0 AND weight_kg >= 0", name="load_nonnegative"),
+        CheckConstraint(
+            "(order_id IS NULL) <> (transfer_order_id IS NULL)", name="order_or_transfer"
+        ),
+        Index(
+            "uq_stop_one_live_per_order",
+            "order_id",
+            unique=True,
+            postgresql_where=_LIVE_STOP,
+            sqlite_where=_LIVE_STOP,
+        ),
+        Index("ix_stop_route_sequence", "route_id", "sequence"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    route_id: Mapped[int] = mapped_column(ForeignKey("route.id"))
+    sequence: Mapped[int] = mapped_column(Integer)
+    order_id: Mapped[int | None] = mapped_column(ForeignKey("customer_order.id"), index=True)
+    transfer_order_id: Mapped[int | None] = mapped_column(
+        ForeignKey("transfer_order.id"), index=True
+    )
+    status: Mapped[StopStatus] = mapped_column(
+        _enum(StopStatus, "stop_status"), default=StopStatus.PLANNED
+    )
+    name: Mapped[str] = mapped_column(String(120))
+    address: Mapped[str] = mapped_column(String(255))
+    latitude: Mapped[float] = mapped_column(Float)
+    longitude: Mapped[float] = mapped_column(Float)
+    window_start: Mapped[dt.datetime]
+    window_end: Mapped[dt.datetime]
+    planned_arrival: Mapped[dt.datetime]
+    #: Recomputed from the driver's positions while the route is under way.
+    eta: Mapped[dt.datetime]
+    service_s: Mapped[float] = mapped_column(Float, default=0.0)
+    totes: Mapped[int] = mapped_column(Integer, default=0)
+    weight_kg: Mapped[float] = mapped_column(Float, default=0.0)
+    notes: Mapped[str] = mapped_column(Text, default="")
+    arrived_at: Mapped[dt.datetime | None]
+    completed_at: Mapped[dt.datetime | None]
+    failure_reason: Mapped[FailureReason | None] = mapped_column(
+        _enum(FailureReason, "failure_reason")
+    )
+    recipient_name: Mapped[str] = mapped_column(String(120), default="")
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    route: Mapped[Route] = relationship(back_populates="stops")
+    order: Mapped[Order | None] = relationship()
+    transfer_order: Mapped[TransferOrder | None] = relationship()
+    events: Mapped[list[StopEvent]] = relationship(back_populates="stop", order_by="StopEvent.id")
+
+
+class StopEvent(Base):
+    """What a driver reported at a stop, with the proof of delivery."""
+
+    __tablename__ = "stop_event"
+    __table_args__ = (
+        CheckConstraint("latitude BETWEEN -90 AND 90", name="latitude_range"),
+        CheckConstraint("longitude BETWEEN -180 AND 180", name="longitude_range"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    stop_id: Mapped[int] = mapped_column(ForeignKey("stop.id"), index=True)
+    kind: Mapped[StopEventKind] = mapped_column(_enum(StopEventKind, "stop_event_kind"))
+    #: When it happened on the device, and when the server heard of it.
+    happened_at: Mapped[dt.datetime]
+    recorded_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    latitude: Mapped[float | None] = mapped_column(Float)
+    longitude: Mapped[float | None] = mapped_column(Float)
+    failure_reason: Mapped[FailureReason | None] = mapped_column(
+        _enum(FailureReason, "failure_reason")
+    )
+    recipient_name: Mapped[str] = mapped_column(String(120), default="")
+    notes: Mapped[str] = mapped_column(Text, default="")
+    photo_id: Mapped[int | None] = mapped_column(ForeignKey("upload.id"))
+    signature_id: Mapped[int | None] = mapped_column(ForeignKey("upload.id"))
+    #: Who reported it: "carrier-key:ab12cd34", "user:3".
+    actor: Mapped[str] = mapped_column(String(64))
+
+    stop: Mapped[Stop] = relationship(back_populates="events")
+
+
+class Upload(Base):
+    """A proof-of-delivery file (photo or signature) a carrier uploaded, kept in the database
+    so that backups hold it; attached to the stop event that cites it."""
+
+    __tablename__ = "upload"
+    __table_args__ = (CheckConstraint("size_bytes > 0", name="size_positive"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    carrier_id: Mapped[int] = mapped_column(ForeignKey("carrier.id"), index=True)
+    kind: Mapped[UploadKind] = mapped_column(_enum(UploadKind, "upload_kind"))
+    content_type: Mapped[str] = mapped_column(String(40))
+    size_bytes: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class DriverPosition(Base):
+    """One GPS fix of a driver, as the handset sent it."""
+
+    __tablename__ = "driver_position"
+    __table_args__ = (
+        CheckConstraint("latitude BETWEEN -90 AND 90", name="latitude_range"),
+        CheckConstraint("longitude BETWEEN -180 AND 180", name="longitude_range"),
+        Index("ix_driver_position_driver_time", "driver_id", "recorded_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    driver_id: Mapped[int] = mapped_column(ForeignKey("driver.id"))
+    route_id: Mapped[int | None] = mapped_column(ForeignKey("route.id"))
+    recorded_at: Mapped[dt.datetime]
+    received_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    latitude: Mapped[float] = mapped_column(Float)
+    longitude: Mapped[float] = mapped_column(Float)
+    accuracy_m: Mapped[float | None] = mapped_column(Float)
+    speed_mps: Mapped[float | None] = mapped_column(Float)
+    heading_deg: Mapped[float | None] = mapped_column(Float)
+
+
+class CarrierKey(Base):
+    """A carrier's API key (or one driver's token); only its SHA-256 is kept."""
+
+    __tablename__ = "carrier_key"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    carrier_id: Mapped[int] = mapped_column(ForeignKey("carrier.id"), index=True)
+    #: A driver token reaches that driver's routes only.
+    driver_id: Mapped[int | None] = mapped_column(ForeignKey("driver.id"))
+    name: Mapped[str] = mapped_column(String(120))
+    prefix: Mapped[str] = mapped_column(String(16), unique=True)
+    secret_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    #: Of "routes:read", "stops:write", "positions:write".
+    scopes: Mapped[list[str]] = mapped_column(JSON, default=list)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    last_used_at: Mapped[dt.datetime | None]
+    expires_at: Mapped[dt.datetime | None]
+    revoked_at: Mapped[dt.datetime | None]
+
+    carrier: Mapped[Carrier] = relationship()
+    driver: Mapped[Driver | None] = relationship()
+
+
+class WebhookSubscription(Base):
+    """A carrier's URL that hears of its routes' events, signed with the subscription's secret.
+
+    The secret is kept as given: the sender needs it to sign every delivery.
+    """
+
+    __tablename__ = "webhook_subscription"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    carrier_id: Mapped[int] = mapped_column(ForeignKey("carrier.id"), index=True)
+    url: Mapped[str] = mapped_column(String(500))
+    secret: Mapped[str] = mapped_column(String(128))
+    #: Event types it wants ("route.planned", ...); empty: all of them.
+    events: Mapped[list[str]] = mapped_column(JSON, default=list)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
 # --- API principals and idempotency ---------------------------------------------------------
