@@ -32,6 +32,10 @@ def create_app(
 
     db = Database(sessions) if sessions is not None else Database.from_config(app.config)
     db.init_app(app)
+    # The pages and the API queue on-demand tasks by name; the scheduler process runs them.
+    from wms.job_catalog import register_tasks
+
+    register_tasks(app.config)
 
     # Web packages sit above wms/; only this factory knows them.
     import api

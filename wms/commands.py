@@ -41,8 +41,17 @@ IN_FLIGHT = (JobCommandStatus.QUEUED, JobCommandStatus.RUNNING)
 
 
 def register_task(name: str, task: Task) -> None:
-    """Make ``task`` runnable on demand as ``submit_task(session, name, ...)``."""
+    """Make ``task`` runnable on demand as ``submit_task(session, name, ...)``.
+
+    ``name:anything`` runs the same task, so that one may be in flight per argument
+    (``plan-routes:FW01`` beside ``plan-routes:FW02``).
+    """
     TASKS[name] = task
+
+
+def task_for(job_id: str) -> Task | None:
+    """The task a command names: ``plan-routes:FW01`` is the ``plan-routes`` task."""
+    return TASKS.get(job_id) or TASKS.get(job_id.split(":", 1)[0])
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +78,7 @@ def submit(
     invalid expression raises RuleViolation naming the field and writes nothing.
     """
     if kind is JobCommandKind.TASK:
-        if job_id not in TASKS:
+        if task_for(job_id) is None:
             raise NotFound(f"no on-demand task {job_id!r}", field="task")
     elif job_id not in known_jobs:
         raise NotFound(f"no job {job_id!r}", field="job_id")

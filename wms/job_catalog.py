@@ -96,6 +96,7 @@ def job_specs(config: Mapping[str, Any], session: Session) -> list[JobSpec]:
     replenish_every = max(1, int(float(config.get("SCHEDULER_REPLENISH_MINUTES", 15)) * 60))
     release_cron = str(config.get("WAVE_RELEASE_CRON", "*/10 * * * *"))
     slotting_cron = str(config.get("SLOTTING_CRON", "0 3 * * 1"))
+    plan_every = max(60, int(float(config.get("DELIVERY_PLAN_EVERY_MINUTES", 10)) * 60))
     for site_id, code, kind, zone in sites:
         if kind is not SiteKind.FRONT_WAREHOUSE:
             continue
@@ -107,6 +108,8 @@ def job_specs(config: Mapping[str, Any], session: Session) -> list[JobSpec]:
                     code),
             JobSpec(f"slotting-review:{code}", f"Slotting review at {code}",
                     Schedule(cron=slotting_cron, timezone=zone), _slotting(site_id), code),
+            JobSpec(f"plan-routes:{code}", f"Delivery routes of the coming windows at {code}",
+                    Schedule(every_s=plan_every), _plan_routes(site_id, config), code),
         ]  # fmt: skip
     return specs
 
@@ -227,6 +230,41 @@ def _expiry(config: Mapping[str, Any]) -> Work:
         return expiry.sweep_expiry(session, now=now, settings=settings, dry_run=dry_run).summary
 
     return work
+
+
+def _plan_routes(site_id: int, config: Mapping[str, Any]) -> Work:
+    def work(session: Session, now: dt.datetime, dry_run: bool) -> str:
+        from zoneinfo import ZoneInfo
+
+        from wms import delivery
+
+        settings = delivery.DeliverySettings.from_config(config)
+        provider = delivery.matrix_provider(config)
+        site = session.get(Site, site_id)
+        if site is None:
+            return "the site is gone"
+        done = []
+        for start, end in delivery.upcoming_windows(
+            now, zone=ZoneInfo(site.timezone), settings=settings
+        ):
+            if not delivery.needs_planning(session, site_id, window_start=start, window_end=end):
+                continue
+            plan = delivery.plan_window(
+                session, site_id, window_start=start, window_end=end, now=now,
+                actor=f"job:plan-routes:{site.code}", settings=settings, provider=provider,
+            )  # fmt: skip
+            done.append(plan.summary)
+        verb = "would plan" if dry_run else "planned"
+        return f"{verb} " + "; ".join(done) if done else "every coming window is planned"
+
+    return work
+
+
+def register_tasks(config: Mapping[str, Any]) -> None:
+    """Make the on-demand tasks runnable (the web app queues them, the scheduler runs them)."""
+    from wms import commands, delivery
+
+    commands.register_task(delivery.PLAN_TASK, delivery.plan_task(config))
 
 
 def _slotting(site_id: int) -> Work:
