@@ -22,11 +22,11 @@ from flask_smorest import Api
 from flask_wtf.csrf import CSRFProtect
 from sqlalchemy.orm import selectinload
 
-from api.errors import unauthorized
-from wms import tokens, users
+from api.errors import problem, unauthorized
+from wms import carrier_keys, tokens, users
 from wms.db import transaction
 from wms.errors import Forbidden, Unauthorized
-from wms.models import ApiToken, User, utcnow
+from wms.models import ApiToken, CarrierKey, User, utcnow
 from wms.users import SessionUser
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -36,13 +36,16 @@ PROTECTED_PREFIX = "/api/v1/"
 PUBLIC_ENDPOINTS = frozenset({"api-docs.openapi_json"})
 #: The role that passes every role check and reaches every site.
 ADMIN = "admin"
+#: The role of carrier keys: they reach the carrier API (``CARRIER_PREFIX``) and nothing else.
+CARRIER = "carrier"
+CARRIER_PREFIX = "/api/v1/carrier/"
 
 PrincipalKind = Literal["token", "user", "carrier"]
 
 
 @dataclass(frozen=True, slots=True)
 class Principal:
-    """Who a request acts for: an API token, a signed-in user (later also a carrier key)."""
+    """Who a request acts for: an API token, a signed-in user, or a carrier key."""
 
     kind: PrincipalKind
     id: int
@@ -51,6 +54,10 @@ class Principal:
     site_ids: frozenset[int]
     #: Users on scanner pages must send an Idempotency-Key with every mutation; scripts may.
     requires_idempotency_key: bool
+    #: A carrier key's carrier, its driver (a driver token) and what it may do.
+    carrier_id: int | None = None
+    driver_id: int | None = None
+    scopes: frozenset[str] = frozenset()
 
     @property
     def key(self) -> str:
@@ -75,6 +82,21 @@ class Principal:
             role=str(token.role.value),
             site_ids=frozenset(site.id for site in token.sites),
             requires_idempotency_key=False,
+        )
+
+    @classmethod
+    def of_carrier_key(cls, key: CarrierKey) -> Principal:
+        """The principal of an authenticated carrier key (or driver token)."""
+        return cls(
+            kind="carrier",
+            id=key.id,
+            name=key.name,
+            role=CARRIER,
+            site_ids=frozenset(),
+            requires_idempotency_key=True,
+            carrier_id=key.carrier_id,
+            driver_id=key.driver_id,
+            scopes=frozenset(key.scopes),
         )
 
     @classmethod
@@ -180,6 +202,17 @@ def init_app(app: Flask, api: Api) -> None:
             "description": "A signed-in user; mutations also need the X-CSRFToken header",
         },
     )
+    api.spec.components.security_scheme(
+        "carrierKey",
+        {
+            "type": "http",
+            "scheme": "bearer",
+            "description": (
+                "A carrier key or driver token (fwc_...), for /api/v1/carrier/ only; created "
+                "by an admin on the console's carrier keys page"
+            ),
+        },
+    )
     api.spec.options.setdefault("security", [{"bearerToken": []}, {"browserSession": []}])
 
 
@@ -197,14 +230,32 @@ def authenticate_request() -> Response | None:
             g.principal = _bearer_principal(credentials)
         except Unauthorized as exc:
             return unauthorized(exc.message, invalid_token=True)
-        return None
+        return _confine(g.principal)
     if current_user.is_authenticated:
         if handheld_locked():
             return unauthorized("this handheld is locked: scan your badge on /scanners/login")
         _check_csrf()
         g.principal = Principal.of_user(cast(SessionUser, current_user))
-        return None
+        return _confine(g.principal)
     return unauthorized("sign in or send Authorization: Bearer <token>")
+
+
+def _confine(principal: Principal) -> Response | None:
+    """Keep carrier keys to the carrier API, and the carrier API to carrier keys."""
+    carrier_path = request.path.startswith(CARRIER_PREFIX)
+    if principal.kind == "carrier" and not carrier_path:
+        return problem(
+            403, "Forbidden", f"a carrier key reaches {CARRIER_PREFIX} only", kind="forbidden"
+        )
+    if principal.kind != "carrier" and carrier_path:
+        return problem(
+            403,
+            "Forbidden",
+            f"{CARRIER_PREFIX} takes a carrier key (fwc_...); {principal.kind} "
+            f"{principal.name!r} is not one",
+            kind="forbidden",
+        )
+    return None
 
 
 def handheld_locked() -> bool:
@@ -223,8 +274,9 @@ def _needs_principal() -> bool:
 
 
 def _bearer_principal(credentials: str) -> Principal:
+    if credentials.startswith(f"{carrier_keys.SCHEME}_"):
+        return _carrier_principal(credentials)
     if not credentials.startswith(f"{tokens.SCHEME}_"):
-        # Carrier and driver keys will bring prefixes of their own.
         raise Unauthorized("the bearer token is not valid")
     now = utcnow()
     # Read-only: a write transaction per request would queue every call on SQLite's lock.
@@ -236,6 +288,41 @@ def _bearer_principal(credentials: str) -> Principal:
         with transaction() as session:
             tokens.mark_used(session, token.id, now=now)
     return principal
+
+
+def _carrier_principal(credentials: str) -> Principal:
+    now = utcnow()
+    with transaction(readonly=True) as session:
+        key = carrier_keys.authenticate(session, credentials, now=now, record_use=False)
+        principal = Principal.of_carrier_key(key)
+        due = carrier_keys.use_is_due(key, now=now)
+    if due:
+        with transaction() as session:
+            carrier_keys.mark_used(session, key.id, now=now)
+    return principal
+
+
+def require_scope(scope: str) -> Callable[[F], F]:
+    """Let a carrier-API view run only for a carrier key holding ``scope`` (403 otherwise)."""
+
+    def decorator(view: F) -> F:
+        @functools.wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            principal = current_principal()
+            if principal.kind != "carrier":
+                raise Forbidden(f"{CARRIER_PREFIX} takes a carrier key")
+            if scope not in principal.scopes:
+                raise Forbidden(
+                    f"this needs the scope {scope}; key {principal.name!r} has "
+                    f"{', '.join(sorted(principal.scopes)) or 'none'}",
+                    field="scope",
+                )
+            return view(*args, **kwargs)
+
+        document_errors(wrapper, {403: "FORBIDDEN"})
+        return cast(F, wrapper)
+
+    return decorator
 
 
 def _check_csrf() -> None:
