@@ -15,11 +15,15 @@ NAV: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("console.replenishment", "Replenishment", ("planner", "admin")),
     ("console.transfers", "Transfers", ("planner", "admin")),
     ("console.waves", "Waves", ("planner", "admin")),
+    ("console.routes", "Routes", ("planner", "admin")),
+    ("console.failed_deliveries", "Failed deliveries", ("planner", "admin")),
     ("console.kpis", "KPIs", ("planner", "admin")),
     ("console.slotting", "Slotting", ("planner", "admin")),
     ("console.expiry", "Expiry", ("planner", "admin")),
     ("console.users", "Users", ("admin",)),
     ("console.tokens", "API tokens", ("admin",)),
+    ("console.carrier_keys", "Carrier keys", ("admin",)),
+    ("console.dead_letters", "Dead letters", ("planner", "admin")),
     ("console.imports", "Import", ("admin",)),
 )
 
