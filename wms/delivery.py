@@ -99,6 +99,7 @@ class DeliverySettings:
     """How routes are planned (``WMS_DELIVERY_*``)."""
 
     service_s: float = 180.0  # at each door: park, walk, hand over
+    trunk_service_s: float = 1200.0  # at a front warehouse's dock: unload the roll cages
     tote_volume_cm3: int = 40_000  # one tote, to count an unpacked order's totes
     vehicle_fixed_cost_m: float = 5_000.0  # a vehicle used costs as much as this many metres
     time_limit_s: float = 5.0
@@ -111,6 +112,7 @@ class DeliverySettings:
         """Settings from ``DELIVERY_*`` keys, then explicit overrides; RuleViolation names one."""
         names = {
             "service_s": float,
+            "trunk_service_s": float,
             "tote_volume_cm3": int,
             "vehicle_fixed_cost_m": float,
             "time_limit_s": float,
@@ -165,11 +167,15 @@ class WindowPlan:
     engine: str = "none"
     matrix_source: str = ""
     notes: list[str] = field(default_factory=list)
+    #: "delivery" (customer orders) or "trunk" (transfer orders: ``Unserved.order_id`` is then
+    #: a transfer's id and ``number`` its number).
+    kind: str = "delivery"
 
     @property
     def summary(self) -> str:
         parts = [
-            f"{self.site} {self.window_start:%Y-%m-%d %H:%M}Z: {self.orders} order(s)",
+            f"{self.site} {self.window_start:%Y-%m-%d %H:%M}Z: {self.orders} "
+            + ("transfer(s)" if self.kind == "trunk" else "order(s)"),
             f"{len(self.planned)} new route(s)",
             f"{len(self.changed)} changed",
         ]
@@ -177,12 +183,13 @@ class WindowPlan:
             parts.append(f"{len(self.cancelled)} cancelled")
         if self.kept:
             parts.append(f"{len(self.kept)} unchanged")
-        parts.append(f"{len(self.unserved)} order(s) unserved")
+        parts.append(f"{len(self.unserved)} unserved")
         return ", ".join(parts)
 
     def as_dict(self) -> dict[str, Any]:
         """A JSON-ready account, for a task's result and the API."""
         return {
+            "kind": self.kind,
             "site": self.site,
             "window_start": _iso(self.window_start),
             "window_end": _iso(self.window_end),
@@ -978,3 +985,200 @@ def plan_task(config: Mapping[str, Any]) -> Any:
         return plan.summary, plan.as_dict()
 
     return task
+
+
+# --- trunk routes: the DC's lorries to the front warehouses ---------------------------------
+
+
+def plan_trunk(
+    session: Session,
+    dc_id: int,
+    *,
+    now: dt.datetime,
+    actor: str,
+    settings: DeliverySettings | None = None,
+    provider: MatrixProvider | None = None,
+    seed: int = 0,
+) -> WindowPlan:
+    """Put the DC's planned transfer orders on trunk routes of its lorries, from now on.
+
+    Each transfer is a stop at its front warehouse, due by its ``needed_by``; its load counts
+    totes (by volume) and kilograms of its lines. Transfers already on a live trunk stop are
+    left where they are; a second run with nothing new plans nothing. The window of the
+    routes is from now to the latest ``needed_by``; the lorries' shifts are today's, in the
+    DC's time.
+    """
+    from wms.models import TransferOrder, TransferOrderLine, TransferStatus
+
+    settings = settings or DeliverySettings()
+    provider = provider or HaversineProvider()
+    dc = session.get(Site, dc_id, with_for_update=True)
+    if dc is None:
+        raise NotFound(f"no site {dc_id}", field="site")
+    if dc.kind is not SiteKind.CENTRAL_DC:
+        raise RuleViolation(f"{dc.code} is not the central DC", field="site")
+    on_stops = select(Stop.transfer_order_id).where(
+        Stop.transfer_order_id.is_not(None),
+        Stop.status.not_in((StopStatus.SKIPPED, StopStatus.FAILED)),
+    )
+    transfers = list(
+        session.scalars(
+            select(TransferOrder)
+            .where(
+                TransferOrder.from_site_id == dc.id,
+                TransferOrder.status == TransferStatus.PLANNED,
+                TransferOrder.id.not_in(on_stops),
+            )
+            .options(
+                selectinload(TransferOrder.lines).joinedload(TransferOrderLine.item),
+                selectinload(TransferOrder.to_site),
+            )
+            .order_by(TransferOrder.id)
+        )
+    )
+    start = now
+    end = max((t.needed_by for t in transfers), default=now) + dt.timedelta(hours=1)
+    end = max(end, now + dt.timedelta(hours=1))
+    plan = WindowPlan(
+        site=dc.code, window_start=start, window_end=end, orders=len(transfers), kind="trunk"
+    )
+    if not transfers:
+        return plan
+    zone = ZoneInfo(dc.timezone)
+    day_start = dt.datetime.combine(now.astimezone(zone).date(), dt.time(), zone).astimezone(dt.UTC)
+
+    def seconds(moment: dt.datetime) -> float:
+        return (moment - day_start).total_seconds()
+
+    fleet = _fleet(session, dc, [], start, end, zone, seconds)
+    points = [(dc.latitude, dc.longitude)] + [
+        (t.to_site.latitude, t.to_site.longitude) for t in transfers
+    ]
+    try:
+        matrix = provider.matrix(points)
+    except MatrixError as error:
+        raise RuleViolation(f"travel times: {error}", field="matrix") from error
+    plan.matrix_source = matrix.source
+    loads = {t.id: _transfer_load(t, settings) for t in transfers}
+    jobs = tuple(
+        vrp.Job(
+            id=f"transfer:{t.id}",
+            location=i,
+            demand=loads[t.id][:2],
+            service_time=settings.trunk_service_s,
+            windows=(vrp.TimeWindow(seconds(now), seconds(t.needed_by)),)
+            if t.needed_by > now
+            else (),
+            requires=frozenset(_needs(loads[t.id][2])),
+        )
+        for i, t in enumerate(transfers, start=1)
+    )
+    now_s = seconds(now)
+    vehicles = tuple(
+        vrp.Vehicle(
+            id=_vid(member.vehicle),
+            depot=dc.code,
+            capacity=(member.vehicle.capacity_totes, member.vehicle.capacity_kg * 1000),
+            shift=vrp.TimeWindow(max(member.shift_start_s, now_s), member.shift_end_s),
+            fixed_cost=settings.vehicle_fixed_cost_m,
+            capabilities=frozenset(_capabilities(member.vehicle)),
+        )
+        for member in fleet
+        if max(member.shift_start_s, now_s) < member.shift_end_s
+    )
+    by_id = {f"transfer:{t.id}": t for t in transfers}
+    if not vehicles:
+        plan.unserved = [Unserved(t.id, t.number, NO_VEHICLE) for t in transfers]
+        return plan
+    solution = vrp.solve(
+        vrp.Problem(
+            depots=(vrp.Depot(id=dc.code, location=0),),
+            vehicles=vehicles,
+            jobs=jobs,
+            distances=matrix.distances_m,
+            durations=matrix.durations_s,
+            dimensions=("totes", "grams"),
+            time_scale=1,
+        ),
+        time_limit_s=settings.time_limit_s,
+        seed=seed,
+        max_iterations=settings.max_iterations,
+    )
+    plan.engine = solution.engine
+    plan.unserved = [
+        Unserved(by_id[u.job].id, by_id[u.job].number, u.reason) for u in solution.unassigned
+    ]
+    vehicle_of = {_vid(member.vehicle): member.vehicle for member in fleet}
+
+    def moment(offset: float) -> dt.datetime:
+        return day_start + dt.timedelta(seconds=offset)
+
+    for found in solution.routes:
+        if not found.visits:
+            continue
+        vehicle = vehicle_of[found.vehicle]
+        route = Route(
+            number=_route_number(session, dc, start),
+            kind=RouteKind.TRUNK,
+            site_id=dc.id,
+            carrier_id=vehicle.carrier_id,
+            vehicle_id=vehicle.id,
+            status=RouteStatus.PLANNED,
+            window_start=start,
+            window_end=end,
+            planned_start=moment(found.departure),
+            planned_end=moment(found.return_time),
+            distance_m=found.distance,
+            duration_s=found.duration,
+            matrix_source=matrix.source,
+            version=1,
+            planned_by=actor,
+            created_at=now,
+            updated_at=now,
+        )
+        session.add(route)
+        session.flush()
+        for sequence, visit in enumerate(found.visits, start=1):
+            transfer = by_id[visit.job]
+            totes, grams, _ = loads[transfer.id]
+            arrival = moment(visit.arrival)
+            session.add(
+                Stop(
+                    route_id=route.id,
+                    sequence=sequence,
+                    transfer_order_id=transfer.id,
+                    status=StopStatus.PLANNED,
+                    name=transfer.to_site.name,
+                    address=transfer.to_site.address or transfer.to_site.code,
+                    latitude=transfer.to_site.latitude,
+                    longitude=transfer.to_site.longitude,
+                    window_start=now,
+                    window_end=max(transfer.needed_by, now + dt.timedelta(minutes=1)),
+                    planned_arrival=arrival,
+                    eta=arrival,
+                    service_s=settings.trunk_service_s,
+                    totes=totes,
+                    weight_kg=round(grams / 1000, 3),
+                    notes=f"transfer {transfer.number}",
+                    recipient_name="",
+                    updated_at=now,
+                )
+            )
+        session.flush()
+        session.refresh(route, ["stops"])
+        plan.planned.append(route.id)
+        webhooks.publish(session, route, "route.planned", now=now)
+    return plan
+
+
+def _transfer_load(transfer: Any, settings: DeliverySettings) -> tuple[int, int, Temperature]:
+    coldest = Temperature.AMBIENT
+    volume = grams = 0.0
+    for line in transfer.lines:
+        if line.quantity <= 0:
+            continue
+        item = line.item
+        coldest = _colder(coldest, item.temperature)
+        volume += item.length_mm * item.width_mm * item.height_mm * line.quantity / 1000
+        grams += item.weight_g * line.quantity
+    return max(1, math.ceil(volume / settings.tote_volume_cm3)), int(grams), coldest

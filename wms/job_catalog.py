@@ -89,6 +89,11 @@ def job_specs(config: Mapping[str, Any], session: Session) -> list[JobSpec]:
                 _transfers(config))
     )  # fmt: skip
     specs.append(
+        JobSpec("trunk-routes", "Trunk routes: the DC's lorries to the front warehouses",
+                Schedule(cron=str(config.get("TRUNK_CRON", "30 4 * * *")), timezone=dc_zone),
+                _trunk_routes(config))
+    )  # fmt: skip
+    specs.append(
         JobSpec("expiry-sweep", "Expiry sweep: hold stock near its expiry, flag what comes next",
                 Schedule(cron=str(config.get("EXPIRY_CRON", "30 4 * * *")), timezone=dc_zone),
                 _expiry(config))
@@ -256,6 +261,23 @@ def _plan_routes(site_id: int, config: Mapping[str, Any]) -> Work:
             done.append(plan.summary)
         verb = "would plan" if dry_run else "planned"
         return f"{verb} " + "; ".join(done) if done else "every coming window is planned"
+
+    return work
+
+
+def _trunk_routes(config: Mapping[str, Any]) -> Work:
+    def work(session: Session, now: dt.datetime, dry_run: bool) -> str:
+        from wms import delivery
+
+        dc = session.scalars(select(Site).where(Site.kind == SiteKind.CENTRAL_DC)).first()
+        if dc is None:
+            return "no central DC"
+        plan = delivery.plan_trunk(
+            session, dc.id, now=now, actor="job:trunk-routes",
+            settings=delivery.DeliverySettings.from_config(config),
+            provider=delivery.matrix_provider(config),
+        )  # fmt: skip
+        return ("would plan " if dry_run else "planned ") + plan.summary
 
     return work
 

@@ -432,7 +432,7 @@ def test_the_plan_routes_task_plans_the_window_it_was_given(town: Town):
 
     summary, result = task(town.session, NOW, {**payload, "actor": "user:7"})
 
-    assert "1 new route(s)" in summary and "1 order(s) unserved" in summary
+    assert "1 new route(s)" in summary and "1 unserved" in summary
     (route,) = town.routes()
     assert result["routes_planned"] == [route.id] and route.planned_by == "user:7"
     assert [s.order_id for s in route.stops] == [served.id]
@@ -474,3 +474,88 @@ def test_the_scheduled_job_plans_coming_windows_once(town: Town):
     assert "1 new route(s)" in first
     assert second == "every coming window is planned"
     assert len(town.routes()) == 1
+
+
+# --- trunk routes -------------------------------------------------------------------------
+
+
+def _transfer(session, dc, front, item, quantity=20, *, needed_by=None):
+    from wms.models import TransferOrder, TransferOrderLine
+
+    transfer = TransferOrder(
+        number=f"TO-{front.code}-{item.id}",
+        from_site_id=dc.id,
+        to_site_id=front.id,
+        needed_by=needed_by or NOW + dt.timedelta(hours=8),
+        created_by="test",
+    )
+    transfer.lines.append(
+        TransferOrderLine(
+            item_id=item.id, wanted=quantity, quantity=quantity, forecast_per_day=5.0,
+            method="test", free=0, days_of_cover=0.0,
+        )
+    )  # fmt: skip
+    session.add(transfer)
+    session.flush()
+    return transfer
+
+
+@pytest.fixture
+def network(session, make_site, make_item, town: Town):
+    from wms.models import SiteKind
+
+    dc = make_site("DC", kind=SiteKind.CENTRAL_DC, latitude=52.30, longitude=4.80)
+    north = make_site("FWN", latitude=52.40, longitude=4.90)
+    lorry = Vehicle(
+        carrier_id=town.carrier.id, site_id=dc.id, code="TRUCK1", kind=VehicleKind.TRUCK,
+        capacity_totes=480, capacity_kg=8000, chilled=True, frozen=False,
+        shift_start=dt.time(4), shift_end=dt.time(16),
+    )  # fmt: skip
+    session.add(lorry)
+    session.flush()
+    return dc, [town.site, north], make_item
+
+
+def test_the_dcs_transfers_ride_its_lorry_to_each_front_warehouse(session, network):
+    dc, fronts, make_item = network
+    transfers = [_transfer(session, dc, front, make_item()) for front in fronts]
+
+    plan = delivery.plan_trunk(
+        session, dc.id, now=NOW, actor="test", settings=SETTINGS, provider=PROVIDER
+    )
+
+    assert plan.kind == "trunk" and plan.unserved == []
+    (route,) = [session.get(Route, rid) for rid in plan.planned]
+    assert route.kind.value == "trunk" and route.vehicle.code == "TRUCK1"
+    assert sorted(s.transfer_order_id for s in route.stops) == sorted(t.id for t in transfers)
+    for stop, transfer in ((s, s.transfer_order) for s in route.stops):
+        assert (stop.latitude, stop.longitude) == (
+            transfer.to_site.latitude,
+            transfer.to_site.longitude,
+        )
+        assert stop.planned_arrival <= transfer.needed_by
+        assert stop.totes >= 1 and stop.weight_kg == pytest.approx(20 * 0.25)
+    again = delivery.plan_trunk(
+        session, dc.id, now=NOW, actor="test", settings=SETTINGS, provider=PROVIDER
+    )
+    assert again.planned == [] and again.orders == 0
+
+
+def test_a_frozen_transfer_without_a_frozen_lorry_is_left_with_the_reason(session, network):
+    dc, fronts, make_item = network
+    frozen = _transfer(session, dc, fronts[0], make_item(temperature=Temperature.FROZEN))
+
+    plan = delivery.plan_trunk(
+        session, dc.id, now=NOW, actor="test", settings=SETTINGS, provider=PROVIDER
+    )
+
+    assert [(u.order_id, u.number, u.reason) for u in plan.unserved] == [
+        (frozen.id, frozen.number, "no_capable_vehicle")
+    ]
+    assert plan.as_dict()["kind"] == "trunk"
+
+
+def test_trunk_routes_start_only_from_the_dc(session, network, town: Town):
+    with pytest.raises(RuleViolation) as refused:
+        delivery.plan_trunk(session, town.site.id, now=NOW, actor="test")
+    assert refused.value.field == "site"
