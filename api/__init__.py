@@ -73,7 +73,18 @@ def init_app(app: Flask) -> None:
     def swagger_ui_assets(filename: str) -> Response:
         return send_from_directory(assets, filename, max_age=86400)
 
-    from api import carrier, health, inbound, inventory, labels, limits, operations, outbound, scans
+    from api import (
+        carrier,
+        delivery,
+        health,
+        inbound,
+        inventory,
+        labels,
+        limits,
+        operations,
+        outbound,
+        scans,
+    )
 
     api.register_blueprint(health.blp)
     api.register_blueprint(inventory.blp)
@@ -82,5 +93,6 @@ def init_app(app: Flask) -> None:
     api.register_blueprint(labels.blp)
     api.register_blueprint(scans.blp)
     api.register_blueprint(inbound.blp)
+    api.register_blueprint(delivery.blp)
     api.register_blueprint(carrier.blp)
     limits.init_app(app, carrier.blp)

@@ -11,7 +11,6 @@ replay answers as the first request did and changes nothing. Each key has a requ
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -43,17 +42,16 @@ from api.carrier_schemas import (
 )
 from api.context import mutation
 from api.pagination import page
+from api.route_views import route_summary, route_view, stop_view
 from api.schemas import page_schema
 from wms import carrier_keys, delivery, dispatch, uploads, webhooks
 from wms.db import transaction
 from wms.errors import Forbidden, NotFound, RuleViolation
 from wms.models import (
     Driver,
-    Package,
     Route,
     Site,
     Stop,
-    StopStatus,
     Upload,
     WebhookSubscription,
     utcnow,
@@ -124,90 +122,6 @@ def _stop_route(session: Session, principal: Principal, stop_id: int) -> int:
 # --- what carriers read ------------------------------------------------------------------------
 
 
-def _summary(route: Route) -> dict[str, Any]:
-    return {
-        "id": route.id,
-        "number": route.number,
-        "kind": route.kind,
-        "status": route.status,
-        "version": route.version,
-        "site": route.site,
-        "vehicle": route.vehicle,
-        "driver_id": route.driver_id,
-        "window_start": route.window_start,
-        "window_end": route.window_end,
-        "planned_start": route.planned_start,
-        "planned_end": route.planned_end,
-        "distance_m": route.distance_m,
-        "duration_s": route.duration_s,
-        "stops_count": sum(1 for s in route.stops if s.status is not StopStatus.SKIPPED),
-        "accepted_at": route.accepted_at,
-        "started_at": route.started_at,
-        "completed_at": route.completed_at,
-        "cancelled_at": route.cancelled_at,
-        "updated_at": route.updated_at,
-    }
-
-
-def _stop(stop: Stop, packages: Iterable[Package]) -> dict[str, Any]:
-    order, transfer = stop.order, stop.transfer_order
-    return {
-        "id": stop.id,
-        "route_id": stop.route_id,
-        "sequence": stop.sequence,
-        "status": stop.status,
-        "kind": "delivery" if order is not None else "transfer",
-        "reference": order.number if order is not None else (transfer.number if transfer else ""),
-        "name": stop.name,
-        "phone": order.phone if order is not None else "",
-        "address": stop.address,
-        "latitude": stop.latitude,
-        "longitude": stop.longitude,
-        "window_start": stop.window_start,
-        "window_end": stop.window_end,
-        "planned_arrival": stop.planned_arrival,
-        "eta": stop.eta,
-        "service_s": stop.service_s,
-        "totes": stop.totes,
-        "weight_kg": stop.weight_kg,
-        "packages": [
-            {"sscc": p.sscc, "weight_g": p.weight_g, "loaded": p.stop_id == stop.id}
-            for p in packages
-        ],
-        "notes": stop.notes,
-        "arrived_at": stop.arrived_at,
-        "completed_at": stop.completed_at,
-        "failure_reason": stop.failure_reason,
-        "recipient_name": stop.recipient_name,
-        "updated_at": stop.updated_at,
-    }
-
-
-def _packages_by_order(session: Session, stops: Iterable[Stop]) -> dict[int, list[Package]]:
-    order_ids = [s.order_id for s in stops if s.order_id is not None]
-    found: dict[int, list[Package]] = {}
-    if order_ids:
-        for package in session.scalars(
-            select(Package).where(Package.order_id.in_(order_ids)).order_by(Package.id)
-        ):
-            found.setdefault(package.order_id, []).append(package)
-    return found
-
-
-def _route_view(session: Session, route: Route) -> dict[str, Any]:
-    """A route with its stops in order (skipped ones left out) and each stop's packages."""
-    stops = [s for s in route.stops if s.status is not StopStatus.SKIPPED]
-    packages = _packages_by_order(session, stops)
-    return {
-        **_summary(route),
-        "stops": [_stop(s, packages.get(s.order_id or 0, [])) for s in stops],
-    }
-
-
-def _stop_view(session: Session, stop: Stop) -> dict[str, Any]:
-    return _stop(stop, _packages_by_order(session, [stop]).get(stop.order_id or 0, []))
-
-
 def _on_local_day(session: Session, day: dt.date) -> ColumnElement[bool]:
     """Routes whose window starts on ``day`` in their own site's time zone."""
     clauses = []
@@ -250,7 +164,7 @@ def list_routes(args: dict[str, Any]) -> dict[str, Any]:
         if args["date"] is not None:
             stmt = stmt.where(_on_local_day(session, args["date"]))
         found = page(session, stmt, Route.id, limit=args["limit"], cursor=args["cursor"])
-        return {**found, "items": [_summary(route) for route in found["items"]]}
+        return {**found, "items": [route_summary(route) for route in found["items"]]}
 
 
 @blp.route("/routes/<id:route_id>", methods=["GET"])
@@ -262,7 +176,7 @@ def get_route(route_id: int) -> dict[str, Any]:
     """One route with its stops in order: address, position, window, ETA, packages, notes."""
     principal = _principal()
     with transaction(readonly=True) as session:
-        return _route_view(session, _route(session, principal, route_id))
+        return route_view(session, _route(session, principal, route_id))
 
 
 @blp.route("/drivers", methods=["GET"])
@@ -305,7 +219,7 @@ def accept_route(args: dict[str, Any], route_id: int, *, session: Session) -> di
     dispatch.accept_route(
         session, route_id, driver_id=driver_id, actor=_actor(principal), now=utcnow()
     )
-    return _route_view(session, _route(session, principal, route_id))
+    return route_view(session, _route(session, principal, route_id))
 
 
 @blp.route("/routes/<id:route_id>/start", methods=["POST"])
@@ -320,7 +234,7 @@ def start_route(args: dict[str, Any], route_id: int, *, session: Session) -> dic
     principal = _principal()
     _route(session, principal, route_id)
     dispatch.start_route(session, route_id, actor=_actor(principal), now=utcnow())
-    return _route_view(session, _route(session, principal, route_id))
+    return route_view(session, _route(session, principal, route_id))
 
 
 @blp.route("/stops/<id:stop_id>/arrive", methods=["POST"])
@@ -335,7 +249,7 @@ def arrive(args: dict[str, Any], stop_id: int, *, session: Session) -> dict[str,
     principal = _principal()
     _stop_route(session, principal, stop_id)
     stop = dispatch.arrive(session, stop_id, **args, actor=_actor(principal), now=utcnow())
-    return _stop_view(session, stop)
+    return stop_view(session, stop)
 
 
 @blp.route("/stops/<id:stop_id>/complete", methods=["POST"])
@@ -354,7 +268,7 @@ def complete_stop(args: dict[str, Any], stop_id: int, *, session: Session) -> di
     principal = _principal()
     _stop_route(session, principal, stop_id)
     stop = dispatch.complete_stop(session, stop_id, **args, actor=_actor(principal), now=utcnow())
-    return _stop_view(session, stop)
+    return stop_view(session, stop)
 
 
 # --- proof of delivery and positions -----------------------------------------------------------
