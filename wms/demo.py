@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from wms.models import (
     Carrier,
+    Driver,
     Item,
     ItemBarcode,
     Movement,
@@ -218,6 +219,21 @@ class DemoPlan:
     lines: list[dict[str, Any]] = field(default_factory=list)  # order_ix, item_ix
     carriers: list[dict[str, Any]] = field(default_factory=list)
     vehicles: list[dict[str, Any]] = field(default_factory=list)  # carrier_ix, site_ix
+    drivers: list[dict[str, Any]] = field(default_factory=list)  # carrier_ix
+
+
+DRIVER_NAMES = (
+    "Sanne",
+    "Daan",
+    "Fatima",
+    "Luuk",
+    "Noor",
+    "Milan",
+    "Yara",
+    "Bram",
+    "Aylin",
+    "Jesse",
+)
 
 
 def today_local() -> dt.date:
@@ -552,6 +568,20 @@ def _plan_carriers(plan: DemoPlan) -> None:
                 }
             )
 
+    # A driver per vehicle, so every vehicle of a window can be driven (codes per carrier).
+    for carrier_ix in range(len(plan.carriers)):
+        fleet = [v for v in plan.vehicles if v["carrier_ix"] == carrier_ix]
+        for n, _ in enumerate(fleet, start=1):
+            first = DRIVER_NAMES[(n - 1) % len(DRIVER_NAMES)]
+            plan.drivers.append(
+                {
+                    "carrier_ix": carrier_ix,
+                    "code": f"D{n:03d}",
+                    "name": f"{first} {chr(ord('A') + (n - 1) // len(DRIVER_NAMES))}.",
+                    "phone": f"+31 6 {carrier_ix + 1}{n:07d}",
+                }
+            )
+
 
 # --- writing ---------------------------------------------------------------------------------
 
@@ -620,7 +650,8 @@ def write(
     total = sum(
         len(rows)
         for rows in (plan.sites, plan.zones, plan.items, plan.barcodes, plan.slots, plan.stock,
-                     plan.stock, plan.orders, plan.lines, plan.carriers, plan.vehicles)
+                     plan.stock, plan.orders, plan.lines, plan.carriers, plan.vehicles,
+                plan.drivers)
     )  # fmt: skip
     with _progress(progress) as bar:
         steps = _Steps(bar, total)
@@ -647,6 +678,7 @@ def write(
         carrier_ids = _insert(session, Carrier, _rows(plan.carriers), steps, "carriers")
         vehicle_rows = _rows(plan.vehicles, carrier=carrier_ids, site=site_ids)
         _insert(session, Vehicle, vehicle_rows, steps, "vehicles")
+        _insert(session, Driver, _rows(plan.drivers, carrier=carrier_ids), steps, "drivers")
     _write_users(session, site_ids, secret_key)
     session.flush()
     return {
@@ -658,6 +690,7 @@ def write(
         "orders": len(plan.orders),
         "order lines": len(plan.lines),
         "vehicles": len(plan.vehicles),
+        "drivers": len(plan.drivers),
         "users": len(DEMO_USERS),
     }
 

@@ -89,6 +89,22 @@ def test_small_network_has_a_dc_three_front_warehouses_and_about_300_orders(sess
     assert timezones == {"Europe/Amsterdam"}
 
 
+def test_every_demo_vehicle_has_a_driver_of_its_carrier(session, small_network):
+    from sqlalchemy import func
+
+    from wms.models import Driver, Vehicle
+
+    per_carrier = dict(
+        session.execute(select(Vehicle.carrier_id, func.count()).group_by(Vehicle.carrier_id)).all()
+    )
+    drivers = dict(
+        session.execute(select(Driver.carrier_id, func.count()).group_by(Driver.carrier_id)).all()
+    )
+    assert drivers == per_carrier
+    codes = session.execute(select(Driver.carrier_id, Driver.code)).all()
+    assert len(codes) == len(set(codes))
+
+
 def test_front_warehouse_layout_is_two_blocks_of_ten_bays_twelve_aisles_four_levels(
     session, small_network
 ):
