@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -123,6 +123,16 @@ class Database:
         """Run a trivial query; raises if the database cannot be reached."""
         with self.read_sessions() as session:
             session.execute(text("SELECT 1"))
+
+
+def reading_beside(session: Session) -> AbstractContextManager[Session]:
+    """A read-only session on the engine of ``session``, for a job to read (and think) before
+    it writes: on SQLite a write transaction holds the database's one write lock. A session
+    bound to one connection, as tests make, reads through itself."""
+    bind = session.get_bind()
+    if isinstance(bind, Engine):
+        return Session(bind.execution_options(wms_readonly=True))
+    return nullcontext(session)
 
 
 def database(app: Flask | None = None) -> Database:

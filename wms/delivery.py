@@ -34,7 +34,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from routing import vrp
-from routing.matrix import HaversineProvider, MatrixError, MatrixProvider
+from routing.matrix import HaversineProvider, Matrix, MatrixError, MatrixProvider
 from wms import orders, webhooks
 from wms.errors import Conflict, NotFound, RuleViolation
 from wms.models import (
@@ -223,6 +223,23 @@ class _Fleet:
     start_s: float | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Draft:
+    """A window's problem and its solution, worked out in a read transaction beforehand.
+
+    :func:`plan_window` given a draft builds the problem again under its locks and keeps the
+    draft's solution when the problem is the same (nothing changed meanwhile), so the solver's
+    seconds are spent outside the write transaction (on SQLite, outside the database's one
+    write lock); when something changed it solves again.
+    """
+
+    points: tuple[tuple[float, float], ...]
+    matrix: Matrix
+    problem: vrp.Problem | None
+    locked: tuple[tuple[str, tuple[str, ...]], ...]
+    solution: vrp.Solution | None
+
+
 def plan_window(
     session: Session,
     site_id: int,
@@ -234,12 +251,82 @@ def plan_window(
     settings: DeliverySettings | None = None,
     provider: MatrixProvider | None = None,
     seed: int = 0,
+    draft: Draft | None = None,
 ) -> WindowPlan:
     """Plan (or re-plan) the delivery routes of one front warehouse's dispatch window."""
+    plan, _ = _plan(
+        session, site_id, window_start=window_start, window_end=window_end, now=now,
+        actor=actor, settings=settings, provider=provider, seed=seed, draft=draft,
+        rehearse=False,
+    )  # fmt: skip
+    return plan
+
+
+def draft_window(
+    session: Session,
+    site_id: int,
+    *,
+    window_start: dt.datetime,
+    window_end: dt.datetime,
+    now: dt.datetime,
+    settings: DeliverySettings | None = None,
+    provider: MatrixProvider | None = None,
+    seed: int = 0,
+) -> Draft:
+    """Work out a window's plan without writing or locking anything (a read transaction will
+    do), for :func:`plan_window` to keep if nothing changes before it runs."""
+    _, draft = _plan(
+        session, site_id, window_start=window_start, window_end=window_end, now=now,
+        actor="draft", settings=settings, provider=provider, seed=seed, draft=None,
+        rehearse=True,
+    )  # fmt: skip
+    return draft
+
+
+def plan_window_beside(
+    session: Session,
+    site_id: int,
+    *,
+    window_start: dt.datetime,
+    window_end: dt.datetime,
+    now: dt.datetime,
+    actor: str,
+    settings: DeliverySettings | None = None,
+    provider: MatrixProvider | None = None,
+) -> WindowPlan:
+    """Draft the window in a read session beside ``session``, then plan it in ``session``:
+    the solver runs before the write transaction takes its locks (jobs and tasks use this)."""
+    from wms.db import reading_beside
+
+    with reading_beside(session) as reading:
+        draft = draft_window(
+            reading, site_id, window_start=window_start, window_end=window_end, now=now,
+            settings=settings, provider=provider,
+        )  # fmt: skip
+    return plan_window(
+        session, site_id, window_start=window_start, window_end=window_end, now=now,
+        actor=actor, settings=settings, provider=provider, draft=draft,
+    )  # fmt: skip
+
+
+def _plan(
+    session: Session,
+    site_id: int,
+    *,
+    window_start: dt.datetime,
+    window_end: dt.datetime,
+    now: dt.datetime,
+    actor: str,
+    settings: DeliverySettings | None,
+    provider: MatrixProvider | None,
+    seed: int,
+    draft: Draft | None,
+    rehearse: bool,
+) -> tuple[WindowPlan, Draft]:
     settings = settings or DeliverySettings()
     provider = provider or HaversineProvider()
     _check_window(window_start, window_end)
-    site = _lock_site(session, site_id)
+    site = _lock_site(session, site_id, lock=not rehearse)
     zone = ZoneInfo(site.timezone)
     day_start = dt.datetime.combine(window_start.astimezone(zone).date(), dt.time(), zone)
     day_start = day_start.astimezone(dt.UTC)
@@ -251,7 +338,7 @@ def plan_window(
         return day_start + dt.timedelta(seconds=offset)
 
     plan = WindowPlan(site=site.code, window_start=window_start, window_end=window_end)
-    routes = _window_routes(session, site.id, window_start, window_end)
+    routes = _window_routes(session, site.id, window_start, window_end, lock=not rehearse)
     stops_by_order = {
         stop.order_id: stop
         for route in routes
@@ -294,10 +381,13 @@ def plan_window(
     for order in candidates:
         order_point[order.id] = len(points)
         points.append((order.latitude, order.longitude))
-    try:
-        matrix = provider.matrix(points)
-    except MatrixError as error:
-        raise RuleViolation(f"travel times: {error}", field="matrix") from error
+    if draft is not None and draft.points == tuple(points):
+        matrix = draft.matrix  # the same places: no second call to a road-network server
+    else:
+        try:
+            matrix = provider.matrix(points)
+        except MatrixError as error:
+            raise RuleViolation(f"travel times: {error}", field="matrix") from error
     plan.matrix_source = matrix.source
     plan.notes.extend(matrix.notes)
 
@@ -383,6 +473,8 @@ def plan_window(
     locked = {v: js for v, js in locked.items() if v in live_vehicles and js}
 
     solution: vrp.Solution | None = None
+    problem: vrp.Problem | None = None
+    frozen_locks = tuple(sorted((v, tuple(js)) for v, js in locked.items()))
     if jobs and vehicles:
         problem = vrp.Problem(
             depots=tuple(depots),
@@ -393,14 +485,18 @@ def plan_window(
             dimensions=("totes", "grams"),
             time_scale=1,
         )
-        solution = vrp.solve(
-            problem,
-            time_limit_s=settings.time_limit_s,
-            locked=locked,
-            seed=seed,
-            max_iterations=settings.max_iterations,
-            coordinates=[(lon, lat) for lat, lon in points],
-        )
+        if draft is not None and draft.problem == problem and draft.locked == frozen_locks:
+            solution = draft.solution
+            plan.notes.append("solved beforehand, outside the write transaction")
+        if solution is None:
+            solution = vrp.solve(
+                problem,
+                time_limit_s=settings.time_limit_s,
+                locked=locked,
+                seed=seed,
+                max_iterations=settings.max_iterations,
+                coordinates=[(lon, lat) for lat, lon in points],
+            )
         plan.engine = solution.engine
         unserved += [
             Unserved(int(u.job.split(":")[1]), _number(candidates, u.job), u.reason)
@@ -412,6 +508,9 @@ def plan_window(
         ]
     plan.unserved = sorted(unserved, key=lambda u: u.number)
 
+    made = Draft(tuple(points), matrix, problem, frozen_locks, solution)
+    if rehearse:
+        return plan, made
     by_order = {o.id: o for o in candidates}
     served: dict[str, vrp.Route] = {}
     if solution is not None:
@@ -432,7 +531,7 @@ def plan_window(
         actor=actor,
         settings=settings,
     )
-    return plan
+    return plan, made
 
 
 def _store(
@@ -612,9 +711,9 @@ def _check_window(start: dt.datetime, end: dt.datetime) -> None:
         raise RuleViolation("a dispatch window is at most 24 hours", field="window_end")
 
 
-def _lock_site(session: Session, site_id: int) -> Site:
+def _lock_site(session: Session, site_id: int, *, lock: bool = True) -> Site:
     """The front warehouse, locked: two plannings of one site take turns."""
-    site = session.get(Site, site_id, with_for_update=True)
+    site = session.get(Site, site_id, with_for_update=lock)
     if site is None:
         raise NotFound(f"no site {site_id}", field="site")
     if site.kind is not SiteKind.FRONT_WAREHOUSE:
@@ -623,23 +722,23 @@ def _lock_site(session: Session, site_id: int) -> Site:
 
 
 def _window_routes(
-    session: Session, site_id: int, start: dt.datetime, end: dt.datetime
+    session: Session, site_id: int, start: dt.datetime, end: dt.datetime, *, lock: bool = True
 ) -> list[Route]:
-    return list(
-        session.scalars(
-            select(Route)
-            .where(
-                Route.site_id == site_id,
-                Route.kind == RouteKind.DELIVERY,
-                Route.window_start == start,
-                Route.window_end == end,
-                Route.status.in_(LIVE_ROUTES),
-            )
-            .options(selectinload(Route.stops).joinedload(Stop.order))
-            .order_by(Route.id)
-            .with_for_update(of=Route)
-        ).unique()
+    stmt = (
+        select(Route)
+        .where(
+            Route.site_id == site_id,
+            Route.kind == RouteKind.DELIVERY,
+            Route.window_start == start,
+            Route.window_end == end,
+            Route.status.in_(LIVE_ROUTES),
+        )
+        .options(selectinload(Route.stops).joinedload(Stop.order))
+        .order_by(Route.id)
     )
+    if lock:
+        stmt = stmt.with_for_update(of=Route)
+    return list(session.scalars(stmt).unique())
 
 
 def _orders(session: Session, site_id: int, start: dt.datetime, end: dt.datetime) -> list[Order]:
@@ -972,7 +1071,7 @@ def plan_task(config: Mapping[str, Any]) -> Any:
         site = session.scalars(select(Site).where(Site.code == payload["site"])).one_or_none()
         if site is None:
             raise NotFound(f"no site {payload['site']!r}", field="site")
-        plan = plan_window(
+        plan = plan_window_beside(
             session,
             site.id,
             window_start=dt.datetime.fromisoformat(payload["window_start"]),

@@ -13,14 +13,14 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Mapping
-from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, delete, select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from wms import jobs, outbox, replenishment, waves
+from wms.db import reading_beside
 from wms.models import (
     IdempotencyRecord,
     JobCommand,
@@ -208,7 +208,7 @@ def _transfers(config: Mapping[str, Any]) -> Work:
         settings = transfers.TransferSettings.from_config(config)
         # The forecast (a model fit per item and site, a minute or two on a city network) is
         # made first, in a read transaction: on SQLite a write one would lock out the floor.
-        with _read_only(session) as reading:
+        with reading_beside(session) as reading:
             forecasts = transfers.forecast_network(reading, now=now, settings=settings)
         plan = transfers.plan_transfers(
             session, now=now, settings=settings, dry_run=dry_run, forecasts=forecasts
@@ -216,15 +216,6 @@ def _transfers(config: Mapping[str, Any]) -> Work:
         return plan.summary
 
     return work
-
-
-def _read_only(session: Session) -> AbstractContextManager[Session]:
-    """A read-only session on the engine of ``session``, before it writes anything (a session
-    bound to one connection, as tests make, reads through itself)."""
-    bind = session.get_bind()
-    if isinstance(bind, Engine):
-        return Session(bind.execution_options(wms_readonly=True))
-    return nullcontext(session)
 
 
 def _expiry(config: Mapping[str, Any]) -> Work:
@@ -254,7 +245,7 @@ def _plan_routes(site_id: int, config: Mapping[str, Any]) -> Work:
         ):
             if not delivery.needs_planning(session, site_id, window_start=start, window_end=end):
                 continue
-            plan = delivery.plan_window(
+            plan = delivery.plan_window_beside(
                 session, site_id, window_start=start, window_end=end, now=now,
                 actor=f"job:plan-routes:{site.code}", settings=settings, provider=provider,
             )  # fmt: skip

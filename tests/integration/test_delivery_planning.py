@@ -559,3 +559,41 @@ def test_trunk_routes_start_only_from_the_dc(session, network, town: Town):
     with pytest.raises(RuleViolation) as refused:
         delivery.plan_trunk(session, town.site.id, now=NOW, actor="test")
     assert refused.value.field == "site"
+
+
+# --- solving before the write transaction -------------------------------------------------
+
+
+def test_a_draft_solved_beforehand_is_kept_when_nothing_changed(town: Town):
+    town.van("VAN1")
+    for _ in range(4):
+        town.order()
+    draft = delivery.draft_window(
+        town.session, town.site.id, window_start=WINDOW[0], window_end=WINDOW[1], now=NOW,
+        settings=SETTINGS, provider=PROVIDER,
+    )  # fmt: skip
+    assert town.routes() == []  # a draft writes nothing
+
+    plan = town.plan(draft=draft)
+
+    assert "solved beforehand, outside the write transaction" in plan.notes
+    (route,) = town.routes()
+    visits = [v.job for v in draft.solution.routes[0].visits]
+    assert [f"order:{s.order_id}" for s in route.stops] == visits
+
+
+def test_a_draft_overtaken_by_a_new_order_is_solved_again(town: Town):
+    town.van("VAN1")
+    for _ in range(3):
+        town.order()
+    draft = delivery.draft_window(
+        town.session, town.site.id, window_start=WINDOW[0], window_end=WINDOW[1], now=NOW,
+        settings=SETTINGS, provider=PROVIDER,
+    )  # fmt: skip
+    late = town.order()
+
+    plan = town.plan(draft=draft)
+
+    assert "solved beforehand, outside the write transaction" not in plan.notes
+    (route,) = town.routes()
+    assert late.id in {s.order_id for s in route.stops} and len(route.stops) == 4
