@@ -68,7 +68,7 @@ blp = Blueprint(
 )
 
 #: What an OpenAPI reader sees as the security of every carrier endpoint.
-SECURITY = [{"carrierKey": []}]
+SECURITY: list[dict[str, list[str]]] = [{"carrierKey": []}]
 
 
 def _principal() -> Principal:

@@ -16,6 +16,7 @@ import click
 from flask import Flask, current_app
 from flask.cli import FlaskGroup, ScriptInfo, with_appcontext
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
@@ -534,6 +535,241 @@ def token_rotate(prefix: str) -> None:
 
 def _when(moment: dt.datetime | None) -> str:
     return moment.strftime("%Y-%m-%d %H:%M UTC") if moment else ""
+
+
+# --- wms carrier ----------------------------------------------------------------------------
+
+
+@cli.group()
+def carrier() -> None:
+    """Carriers' credentials: API keys, drivers' tokens and webhook subscriptions."""
+
+
+@carrier.group("key")
+def carrier_key() -> None:
+    """Carrier API keys and driver tokens: create, list, rotate, revoke."""
+
+
+@carrier.group("webhook")
+def carrier_webhook() -> None:
+    """Webhook subscriptions: a carrier's URL that hears of its routes' events."""
+
+
+def _print_secret_once(secret: str, about: str) -> None:
+    # The secret alone on stdout (scripts capture it); what it is and the warning on stderr.
+    click.echo(secret)
+    err_console.print(
+        f"{about}\n[bold yellow]Store this secret now: it cannot be shown again.[/]",
+        highlight=False,
+    )
+
+
+def _describe_key(key: Any) -> str:
+    holder = f"driver {key.driver.code} of " if key.driver is not None else ""
+    return (
+        f"[bold]{escape(key.name)}[/] ({holder}{key.carrier.code}; {', '.join(key.scopes)}), "
+        f"prefix {key.prefix}"
+        + (f", expires {_when(key.expires_at)}" if key.expires_at else "")
+        + "."
+    )
+
+
+def _parse_moment(value: str, option: str) -> dt.datetime:
+    """An ISO 8601 date or time from the command line; without an offset it is UTC."""
+    try:
+        moment = dt.datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise click.ClickException(
+            f"{option} wants an ISO 8601 date or time, e.g. 2027-01-31 or 2027-01-31T18:00+01:00"
+        ) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+
+
+@carrier_key.command("create")
+@click.option("--carrier", "carrier_code", required=True, metavar="CODE", help="The carrier.")
+@click.option("--name", required=True, help="Who or what uses the key.")
+@click.option(
+    "--scope",
+    "scopes",
+    multiple=True,
+    metavar="SCOPE",
+    help="What the key may do: routes:read, stops:write, positions:write (repeat for more).",
+)
+@click.option(
+    "--driver",
+    "driver_code",
+    metavar="CODE",
+    help="Make it this driver's token: their routes only.",
+)
+@click.option("--expires", metavar="ISO", help="Let the key expire then (default: never; UTC).")
+@with_appcontext
+def carrier_key_create(
+    carrier_code: str,
+    name: str,
+    scopes: tuple[str, ...],
+    driver_code: str | None,
+    expires: str | None,
+) -> None:
+    """Create a carrier key and print it once (it is stored only as a hash)."""
+    from wms import carrier_keys
+
+    expires_at = _parse_moment(expires, "--expires") if expires else None
+    with database(current_app).sessions.begin() as session:
+        carrier_id = carrier_keys.carrier_id_for_code(session, carrier_code)
+        driver_id = (
+            carrier_keys.driver_id_for_code(session, carrier_id, driver_code)
+            if driver_code
+            else None
+        )
+        key, plaintext = carrier_keys.issue(
+            session,
+            carrier_id=carrier_id,
+            name=name,
+            scopes=scopes,
+            driver_id=driver_id,
+            expires_at=expires_at,
+        )
+        about = _describe_key(key)
+    _print_secret_once(plaintext, about)
+
+
+@carrier_key.command("list")
+@click.option("--carrier", "carrier_code", metavar="CODE", help="Only this carrier's keys.")
+@with_appcontext
+def carrier_key_list(carrier_code: str | None) -> None:
+    """List carrier keys: prefix, carrier, driver, name, scopes, use, expiry, revoked."""
+    from wms import carrier_keys
+
+    with database(current_app).read_sessions() as session:
+        carrier_id = (
+            carrier_keys.carrier_id_for_code(session, carrier_code) if carrier_code else None
+        )
+        rows = carrier_keys.list_keys(session, carrier_id=carrier_id)
+        table = Table(title=f"{len(rows)} carrier key(s)", expand=False)
+        columns = ("prefix", "carrier", "driver", "name", "scopes", "created", "last used")
+        for column in (*columns, "expires", "revoked"):
+            table.add_column(column, no_wrap=column == "prefix")
+        for row in rows:
+            table.add_row(
+                row.prefix,
+                row.carrier.code,
+                row.driver.code if row.driver else "-",
+                escape(row.name),
+                " ".join(row.scopes),
+                _when(row.created_at),
+                _when(row.last_used_at) or "never",
+                _when(row.expires_at) or "never",
+                _when(row.revoked_at) or "-",
+            )
+    Console(width=200).print(table)
+
+
+@carrier_key.command("revoke")
+@click.argument("prefix")
+@with_appcontext
+def carrier_key_revoke(prefix: str) -> None:
+    """Revoke the key with PREFIX; requests with it are refused from now on."""
+    from wms import carrier_keys
+
+    with database(current_app).sessions.begin() as session:
+        key = carrier_keys.revoke(session, prefix)
+    click.echo(f"carrier key {key.prefix} ({key.name}) revoked at {_when(key.revoked_at)}")
+
+
+@carrier_key.command("rotate")
+@click.argument("prefix")
+@with_appcontext
+def carrier_key_rotate(prefix: str) -> None:
+    """Revoke the key with PREFIX and print its successor (same carrier, driver and scopes)."""
+    from wms import carrier_keys
+
+    with database(current_app).sessions.begin() as session:
+        key, plaintext = carrier_keys.rotate(session, prefix)
+        about = _describe_key(key)
+    _print_secret_once(plaintext, about)
+
+
+@carrier_webhook.command("add")
+@click.option("--carrier", "carrier_code", required=True, metavar="CODE", help="The carrier.")
+@click.option("--url", required=True, help="Where to POST the events (http or https).")
+@click.option(
+    "--event",
+    "events",
+    multiple=True,
+    metavar="TYPE",
+    help="route.planned, route.changed or route.cancelled (repeat; default: all of them).",
+)
+@with_appcontext
+def carrier_webhook_add(carrier_code: str, url: str, events: tuple[str, ...]) -> None:
+    """Subscribe a carrier's URL to its routes' events; print the signing secret once."""
+    from wms import carrier_keys, webhooks
+
+    with database(current_app).sessions.begin() as session:
+        carrier_id = carrier_keys.carrier_id_for_code(session, carrier_code)
+        subscription, secret = webhooks.create_subscription(
+            session, carrier_id=carrier_id, url=url, events=events
+        )
+        about = escape(
+            f"webhook {subscription.id} of {carrier_code}: {subscription.url} "
+            f"({', '.join(subscription.events) or 'every event'}), signed with this secret."
+        )
+    _print_secret_once(secret, about)
+
+
+@carrier_webhook.command("list")
+@click.option("--carrier", "carrier_code", metavar="CODE", help="Only this carrier's webhooks.")
+@with_appcontext
+def carrier_webhook_list(carrier_code: str | None) -> None:
+    """List webhook subscriptions: id, carrier, URL, events, active, created (never secrets)."""
+    from sqlalchemy import select
+
+    from wms import carrier_keys, webhooks
+    from wms.models import Carrier
+
+    with database(current_app).read_sessions() as session:
+        carrier_id = (
+            carrier_keys.carrier_id_for_code(session, carrier_code) if carrier_code else None
+        )
+        rows = webhooks.list_subscriptions(session, carrier_id=carrier_id)
+        codes = dict(session.execute(select(Carrier.id, Carrier.code)).tuples().all())
+        table = Table(title=f"{len(rows)} webhook(s)", expand=False)
+        for column in ("id", "carrier", "url", "events", "active", "created"):
+            table.add_column(column, no_wrap=column != "url")
+        for row in rows:
+            table.add_row(
+                str(row.id),
+                codes[row.carrier_id],
+                escape(row.url),
+                " ".join(row.events) or "all",
+                "yes" if row.active else "removed",
+                _when(row.created_at),
+            )
+    Console(width=200).print(table)
+
+
+@carrier_webhook.command("remove")
+@click.argument("subscription_id", metavar="ID", type=int)
+@with_appcontext
+def carrier_webhook_remove(subscription_id: int) -> None:
+    """Stop the webhook ID: it gets no more events, and its queued ones are dropped."""
+    from wms import webhooks
+
+    with database(current_app).sessions.begin() as session:
+        subscription = webhooks.deactivate_subscription(session, subscription_id)
+    click.echo(f"webhook {subscription.id} ({subscription.url}) removed")
+
+
+@carrier_webhook.command("rotate-secret")
+@click.argument("subscription_id", metavar="ID", type=int)
+@with_appcontext
+def carrier_webhook_rotate_secret(subscription_id: int) -> None:
+    """Give the webhook ID a new signing secret and print it once (the old one stops now)."""
+    from wms import webhooks
+
+    with database(current_app).sessions.begin() as session:
+        subscription, secret = webhooks.rotate_secret(session, subscription_id)
+        about = escape(f"webhook {subscription.id}: {subscription.url}, signed from now on.")
+    _print_secret_once(secret, about)
 
 
 # --- wms import -----------------------------------------------------------------------------

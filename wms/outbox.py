@@ -27,8 +27,10 @@ from wms.models import OutboxEvent
 
 log = logging.getLogger("wms.outbox")
 
+#: A handler delivers one event at the drain's time (webhooks sign with it); raise = failed.
+#: It may read the database through the event's session (``object_session(event)``).
+Handler = Callable[[OutboxEvent, dt.datetime], None]
 #: Handlers by topic prefix: "route." handles "route.planned", "route.changed", ...
-Handler = Callable[[OutboxEvent], None]
 _HANDLERS: dict[str, Handler] = {}
 
 GIVE_UP_AFTER = dt.timedelta(hours=24)
@@ -145,7 +147,7 @@ def drain(session: Session, *, now: dt.datetime, limit: int = BATCH) -> Drained:
         try:
             if handler is None:
                 raise LookupError(f"no handler for topic {event.topic!r}")
-            handler(event)
+            handler(event, now)
         except Exception as exc:  # a failed delivery is retried, never raised into the job
             event.attempts += 1
             event.last_error = "".join(traceback.format_exception_only(type(exc), exc)).strip()

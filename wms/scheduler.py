@@ -39,9 +39,9 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import Connection, Engine, select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from wms import commands, jobs
+from wms import commands, jobs, webhooks
 from wms.errors import WmsError
-from wms.job_catalog import JobSpec, effective_schedules, job_specs, spec_for
+from wms.job_catalog import JobSpec, effective_schedules, job_specs, register_tasks, spec_for
 from wms.models import (
     JobCommand,
     JobCommandKind,
@@ -346,7 +346,7 @@ class CommandRunner:
     def _work_unsafe(self, command: JobCommand) -> None:
         result: dict[str, Any] = {}
         if command.kind is JobCommandKind.TASK:
-            task = commands.TASKS.get(command.job_id)
+            task = commands.task_for(command.job_id)
             if task is None:
                 self._finish(command.id, JobCommandStatus.FAILED,
                              error=f"no on-demand task {command.job_id!r}")  # fmt: skip
@@ -411,6 +411,10 @@ def run(
 ) -> None:
     """Lead or stand by until ``stop`` is set; lead again whenever the lock comes free."""
     poll = float(config.get("SCHEDULER_POLL_S", 2))
+    # The outbox job delivers through the handlers of this process: register them here, in
+    # the scheduler process only (web workers never drain the outbox).
+    webhooks.register_delivery(config)
+    register_tasks(config)  # on-demand tasks (route planning) run here
     command_poll = float(config.get("SCHEDULER_COMMAND_POLL_S", 1))
     leadership = Leadership(engine, instance_path)
     scheduler: BackgroundScheduler | None = None

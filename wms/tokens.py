@@ -2,31 +2,41 @@
 
 A token reads ``fwt_<prefix>_<secret>``: the prefix tells tokens apart in listings and logs,
 the secret is 32 random bytes. Only the SHA-256 of the whole token is stored, so the token is
-shown once, when it is issued, and never again. A presented token is hashed and looked up by
-its hash: nothing secret is ever compared character by character.
+shown once, when it is issued, and never again (:mod:`wms.credentials` holds what tokens and
+carrier keys share).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import hmac
-import secrets
 from collections.abc import Iterable
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
-from sqlalchemy.orm.attributes import set_committed_value
 
-from wms.errors import Conflict, NotFound, RuleViolation, Unauthorized
+from wms import credentials
+from wms.credentials import USE_RESOLUTION
+from wms.errors import RuleViolation
 from wms.models import ApiToken, Site, TokenRole, utcnow
 
-SCHEME = "fwt"
-#: How often a token's ``last_used_at`` is written at most: every request would be a write.
-USE_RESOLUTION = dt.timedelta(minutes=1)
+__all__ = [
+    "SCHEME",
+    "USE_RESOLUTION",
+    "authenticate",
+    "get",
+    "issue",
+    "list_tokens",
+    "mark_used",
+    "revoke",
+    "rotate",
+    "site_ids_for_codes",
+    "use_is_due",
+]
 
-_PREFIX_BYTES = 4  # 8 hex characters
-_SECRET_BYTES = 32
+SCHEME = "fwt"
+#: Tell whether a token's last use is old enough to be written again.
+use_is_due = credentials.use_is_due
+_WITH_SITES = (selectinload(ApiToken.sites),)
 
 
 def issue(
@@ -49,20 +59,16 @@ def issue(
     if not sites and role is not TokenRole.ADMIN:
         raise RuleViolation(f"a {role.value} token needs at least one site", field="site_ids")
 
-    prefix = _unused_prefix(session)
-    plaintext = f"{SCHEME}_{prefix}_{secrets.token_urlsafe(_SECRET_BYTES)}"
-    token = ApiToken(
+    return credentials.issue(
+        session,
+        ApiToken,
+        scheme=SCHEME,
         name=name,
-        prefix=prefix,
-        secret_sha256=_digest(plaintext),
         role=role,
         created_by=created_by,
         expires_at=expires_at,
         sites=sites,
     )
-    session.add(token)
-    session.flush()
-    return token, plaintext
 
 
 def authenticate(
@@ -78,67 +84,36 @@ def authenticate(
     write transaction when :func:`use_is_due` says so.
     """
     now = now or utcnow()
-    prefix = _parse_prefix(presented)
-    digest = _digest(presented)
-    token = session.scalars(
-        select(ApiToken)
-        .where(ApiToken.secret_sha256 == digest)
-        .options(selectinload(ApiToken.sites))
-    ).one_or_none()
-    # The lookup was by hash; comparing hashes again costs nothing and keeps a bad index honest.
-    if (
-        token is None
-        or prefix is None
-        or not hmac.compare_digest(token.secret_sha256, digest)
-        or token.prefix != prefix
-    ):
-        raise Unauthorized("the bearer token is not valid")
-    if token.revoked_at is not None:
-        raise Unauthorized(f"the bearer token {token.prefix} was revoked")
-    if token.expires_at is not None and token.expires_at <= now:
-        raise Unauthorized(f"the bearer token {token.prefix} expired")
-    if record_use and use_is_due(token, now=now) and mark_used(session, token.id, now=now):
-        set_committed_value(token, "last_used_at", now)
+    token = credentials.find(
+        session,
+        ApiToken,
+        presented,
+        scheme=SCHEME,
+        now=now,
+        what="bearer token",
+        options=_WITH_SITES,
+    )
+    if record_use:
+        credentials.record_use(session, token, now=now)
     return token
-
-
-def use_is_due(token: ApiToken, *, now: dt.datetime) -> bool:
-    """Tell whether a token's last use is old enough to be written again."""
-    return token.last_used_at is None or now - token.last_used_at >= USE_RESOLUTION
 
 
 def mark_used(session: Session, token_id: int, *, now: dt.datetime) -> bool:
     """Set a token's last use to now unless another request did within the last minute."""
-    result = session.execute(
-        update(ApiToken)
-        .where(
-            ApiToken.id == token_id,
-            or_(ApiToken.last_used_at.is_(None), ApiToken.last_used_at <= now - USE_RESOLUTION),
-        )
-        .values(last_used_at=now)
-        .execution_options(synchronize_session=False)
-    )
-    return bool(getattr(result, "rowcount", 0))
+    return credentials.mark_used(session, ApiToken, token_id, now=now)
 
 
 def revoke(session: Session, prefix: str, *, now: dt.datetime | None = None) -> ApiToken:
     """Revoke a token by its prefix; revoking a revoked token changes nothing."""
     token = get(session, prefix)
-    if token.revoked_at is None:
-        token.revoked_at = now or utcnow()
-        session.flush()
+    credentials.revoke(session, token, now=now or utcnow())
     return token
 
 
 def rotate(session: Session, prefix: str, *, created_by: int | None = None) -> tuple[ApiToken, str]:
     """Revoke a token and issue its successor with the same name, role, sites and expiry."""
     old = get(session, prefix)
-    now = utcnow()
-    if old.revoked_at is not None:
-        raise Conflict(f"token {old.prefix} is revoked; issue a new one instead", field="prefix")
-    if old.expires_at is not None and old.expires_at <= now:
-        raise Conflict(f"token {old.prefix} has expired; issue a new one instead", field="prefix")
-    revoke(session, old.prefix, now=now)
+    credentials.retire(session, old, now=utcnow(), what="token")
     return issue(
         session,
         name=old.name,
@@ -151,24 +126,16 @@ def rotate(session: Session, prefix: str, *, created_by: int | None = None) -> t
 
 def get(session: Session, prefix: str) -> ApiToken:
     """Find a token by its prefix (``fwt_`` may be included)."""
-    wanted = prefix.strip()
-    if wanted.startswith(f"{SCHEME}_"):
-        wanted = wanted[len(SCHEME) + 1 :].split("_", 1)[0]
-    token = session.scalars(
-        select(ApiToken).where(ApiToken.prefix == wanted).options(selectinload(ApiToken.sites))
-    ).one_or_none()
-    if token is None:
-        raise NotFound(f"no token has the prefix {wanted!r}", field="prefix")
-    return token
+    return credentials.get(
+        session, ApiToken, prefix, scheme=SCHEME, what="token", options=_WITH_SITES
+    )
 
 
 def list_tokens(session: Session) -> list[ApiToken]:
     """Every token, oldest first, with its sites."""
     return list(
         session.scalars(
-            select(ApiToken)
-            .options(selectinload(ApiToken.sites))
-            .order_by(ApiToken.created_at, ApiToken.id)
+            select(ApiToken).options(*_WITH_SITES).order_by(ApiToken.created_at, ApiToken.id)
         )
     )
 
@@ -195,22 +162,3 @@ def _sites(session: Session, site_ids: list[int]) -> list[Site]:
     if missing:
         raise RuleViolation(f"no site has the id {', '.join(missing)}", field="site_ids")
     return [sites[site_id] for site_id in wanted]
-
-
-def _unused_prefix(session: Session) -> str:
-    # 2**32 prefixes: a clash is rare, but the column is unique, so look before taking one.
-    while True:
-        prefix = secrets.token_hex(_PREFIX_BYTES)
-        if session.scalar(select(ApiToken.id).where(ApiToken.prefix == prefix)) is None:
-            return prefix
-
-
-def _parse_prefix(presented: str) -> str | None:
-    parts = presented.split("_", 2)
-    if len(parts) != 3 or parts[0] != SCHEME or not parts[1] or not parts[2]:
-        return None
-    return parts[1]
-
-
-def _digest(plaintext: str) -> str:
-    return hashlib.sha256(plaintext.encode("utf-8", "surrogateescape")).hexdigest()

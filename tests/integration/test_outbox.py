@@ -17,7 +17,7 @@ def receiver():
     got: list[tuple[str, dict]] = []
     down = {"now": False}
 
-    def deliver(event):
+    def deliver(event, now):
         if down["now"]:
             raise ConnectionError("receiver unreachable")
         got.append((event.topic, event.payload))
