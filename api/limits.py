@@ -1,7 +1,8 @@
 """Request budgets per caller (Flask-Limiter): 429 with ``Retry-After`` beyond them.
 
 The carrier API counts per carrier key (``CARRIER_RATE_LIMIT``, default 600 a minute): one
-integration's loop cannot starve the others. Counts live in ``RATELIMIT_STORAGE_URI``
+integration's loop cannot starve the others. Sign-in forms count posts per client address
+(``SIGN_IN_RATE_LIMIT``, default 30 a minute). Counts live in ``RATELIMIT_STORAGE_URI``
 (``memory://`` by default: per process; behind several gunicorn workers set a shared store
 such as ``redis://``, see docs/deploy.md).
 """
@@ -12,6 +13,10 @@ from flask import Blueprint, Flask, g, request
 from flask_limiter import Limiter
 
 DEFAULT_CARRIER_LIMIT = "600 per minute"
+#: Sign-in attempts per address (badge and PIN on the handhelds, password on the console), on
+#: top of each account's own back-off: guessing across many accounts is slowed too.
+DEFAULT_SIGN_IN_LIMIT = "30 per minute"
+SIGN_IN_ENDPOINTS = ("console.login", "scanners.login")
 
 
 def _caller() -> str:
@@ -34,3 +39,19 @@ def init_app(app: Flask, carrier: Blueprint) -> Limiter:
     limiter.limit(limit, key_func=_caller)(carrier)
     app.extensions["wms.limiter"] = limiter
     return limiter
+
+
+def limit_sign_in(app: Flask) -> None:
+    """Hold the sign-in forms' posts to a budget per client address (after they registered)."""
+    limiter: Limiter = app.extensions["wms.limiter"]
+    limit = str(app.config.get("SIGN_IN_RATE_LIMIT") or DEFAULT_SIGN_IN_LIMIT)
+    for endpoint in SIGN_IN_ENDPOINTS:
+        view = app.view_functions.get(endpoint)
+        if view is not None:
+            app.view_functions[endpoint] = limiter.limit(
+                limit, key_func=_address, methods=["POST"]
+            )(view)
+
+
+def _address() -> str:
+    return request.remote_addr or "unknown"

@@ -45,6 +45,9 @@ def create_app(
     api.init_app(app)
     scanners.init_app(app)
     console.init_app(app)
+    from api import limits
+
+    limits.limit_sign_in(app)  # once the sign-in pages exist
     _register_error_handlers(app)
     return app
 
