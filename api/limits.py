@@ -48,7 +48,7 @@ def limit_sign_in(app: Flask) -> None:
     for endpoint in SIGN_IN_ENDPOINTS:
         view = app.view_functions.get(endpoint)
         if view is not None:
-            app.view_functions[endpoint] = limiter.limit(
+            app.view_functions[endpoint] = limiter.limit(  # type: ignore[assignment]
                 limit, key_func=_address, methods=["POST"]
             )(view)
 
