@@ -30,7 +30,7 @@ NAV: tuple[tuple[str, str, tuple[str, ...]], ...] = (
 
 def init_app(app: Flask) -> None:
     """Register the landing page and the console's pages."""
-    from console import admin, auth, jobs, overview, planning, views  # noqa: F401  (pages register)
+    from console import admin, auth, carriers, delivery, jobs, overview, planning, views  # noqa: F401  (pages register)
 
     app.register_blueprint(views.home)
     app.register_blueprint(views.bp)
