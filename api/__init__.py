@@ -76,6 +76,7 @@ def init_app(app: Flask) -> None:
     from api import (
         carrier,
         delivery,
+        dispatch_floor,
         health,
         inbound,
         inventory,
@@ -95,4 +96,5 @@ def init_app(app: Flask) -> None:
     api.register_blueprint(inbound.blp)
     api.register_blueprint(delivery.blp)
     api.register_blueprint(carrier.blp)
+    api.register_blueprint(dispatch_floor.blp)
     limits.init_app(app, carrier.blp)

@@ -7,6 +7,8 @@ the page's outbox. No business rule lives here.
 
 from __future__ import annotations
 
+import datetime as dt
+import enum
 import functools
 import time
 from collections.abc import Callable
@@ -31,7 +33,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from scanners import commands
-from wms import lookup, network, picklists, receiving, scanning, tasks, users
+from wms import dock, lookup, network, picklists, receiving, scanning, tasks, users
 from wms.db import transaction
 from wms.errors import WmsError
 from wms.models import PickTaskStatus, utcnow
@@ -62,6 +64,15 @@ MENU = (
     ("count", "Count", "Count a slot"),
     ("lookup_page", "Look up", "Slot or item"),
     ("labels", "Labels", "Slot and tote"),
+)
+
+#: Who works the dispatch dock and the returns desk (admins may do everything).
+DISPATCH_ROLES = frozenset({"associate", "supervisor", "admin"})
+
+#: The dock's pages on the home menu, for the roles above.
+DISPATCH_MENU = (
+    ("dispatch", "Dispatch", "Load a route's vehicle"),
+    ("returns", "Returns", "Failed deliveries back"),
 )
 
 # --- who is signed in ---------------------------------------------------------------------------
@@ -107,6 +118,19 @@ def needs_site(view: F) -> F:
         if site is None:
             return redirect(url_for("scanners.index"))
         return view(*args, site=site, **kwargs)
+
+    return cast(F, wrapper)
+
+
+def dock_staff(view: F) -> F:
+    """Let a dock page open for associates and supervisors (and admins); others get a 403."""
+
+    @functools.wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        role = _user().role
+        if role not in DISPATCH_ROLES:
+            abort(403, f"this page is for associates and supervisors; you signed in as {role}")
+        return view(*args, **kwargs)
 
     return cast(F, wrapper)
 
@@ -270,6 +294,7 @@ def index() -> Page:
         page="home",
         sites=sites,
         menu=MENU,
+        dispatch_menu=DISPATCH_MENU if _user().role in DISPATCH_ROLES else (),
         waiting=waiting,
         picking=picking,
     )
@@ -500,6 +525,56 @@ def labels(site: dict[str, Any]) -> Page:
         found=found,
         message=message,
     )
+
+
+@bp.get("/dispatch")
+@signed_in
+@dock_staff
+@needs_site
+def dispatch(site: dict[str, Any]) -> Page:
+    """Dispatch: scan (or choose) a route or its vehicle, then each package onto the vehicle."""
+    route_id = request.args.get("route", type=int)
+    with transaction(readonly=True) as db:
+        if route_id is None:
+            routes = _plain(dock.route_board(db, site["id"], now=utcnow()))
+            route = None
+        else:
+            try:
+                load = dock.route_load(db, route_id)
+            except WmsError:
+                load = None
+            if load is None or load["site_id"] != site["id"]:
+                abort(404, f"route {route_id} does not leave from {site['code']}")
+            route, routes = _plain(load), []
+    return _render(
+        "scanners/dispatch.html",
+        page="dispatch",
+        data={"route": route, "routes": routes},
+        route=route,
+        routes=routes,
+    )
+
+
+def _plain(value: Any) -> Any:
+    """A service's figures as the page's script reads them: enums by value, times ISO 8601."""
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(item) for item in value]
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, dt.datetime | dt.date):
+        return value.isoformat()
+    return value
+
+
+@bp.get("/returns")
+@signed_in
+@dock_staff
+@needs_site
+def returns(site: dict[str, Any]) -> Page:
+    """Returns: a failed delivery's package, then back to stock (scan the slot) or quarantine."""
+    return _render("scanners/returns.html", page="returns")
 
 
 @bp.get("/commands")

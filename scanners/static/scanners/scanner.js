@@ -78,6 +78,21 @@ function matchesItem(raw, barcodes) {
   return barcodes.some((b) => b === norm(raw) || (/^\d+$/.test(b) && b.padStart(14, "0") === gtin));
 }
 
+// The SSCC a package label carries: 18 digits bare, or GS1 with AI (00) — "(00)…" or "00…".
+function ssccOf(raw) {
+  const text = norm(raw).replace(/^\(00\)/, "00");
+  if (/^\d{18}$/.test(text)) return text;
+  const m = text.match(/^00(\d{18})(?!\d)/) || text.match(/^00(\d{18})(?=\x1d|\()/);
+  return m ? m[1] : null;
+}
+
+// A refusal as shown on the banner: naming the scan, unless the server's words already do.
+function named(raw, detail) {
+  const scan = norm(raw);
+  const sscc = ssccOf(raw);
+  return detail.includes(scan) || (sscc && detail.includes(sscc)) ? detail : `${scan}: ${detail}`;
+}
+
 // --- feedback: sound, flash, vibration; the error banner waits for a tap or CMD:OK -------------
 
 let audio = null;
@@ -424,9 +439,10 @@ export async function pending(prefix) {
 }
 
 // Queue a confirmation: kept on the device first, then sent in order.
-export async function enqueue(path, payload, { label, record = false, onAnswer } = {}) {
+// ``key``: the Idempotency-Key already used for this confirmation (see ``confirmNow``).
+export async function enqueue(path, payload, { label, record = false, onAnswer, key } = {}) {
   const entry = {
-    key: uuid(),
+    key: key || uuid(),
     path,
     payload,
     label: label || path,
@@ -451,6 +467,30 @@ function recordScan(raw, step, result, message = "") {
     { raw: raw.slice(0, 512), step: `${data.page}:${step}`.slice(0, 40), result, message: message.slice(0, 255), device: device(), site_id: data.site?.id ?? null },
     { record: true },
   );
+}
+
+// A confirmation whose answer the page needs at once (a refusal must stop the scan on the
+// spot): sent now with its Idempotency-Key. When no answer comes (the network dropped, the
+// server was busy), it goes to the outbox under the same key, so it is still done exactly once
+// and its answer still reaches ``onAnswer``; then null is returned.
+export async function confirmNow(path, payload, { label, onAnswer } = {}) {
+  const key = uuid();
+  let answer = null;
+  try {
+    answer = await call("POST", path, payload, { key });
+  } catch (_) {
+    answer = null; // no network, or no answer within TIMEOUT_MS
+  }
+  if (!answer || answer.status === 408 || answer.status === 429 || answer.status >= 500) {
+    await enqueue(path, payload, { label, key, onAnswer });
+    return null;
+  }
+  if (answer.ok) {
+    const entry = { key, path, payload, label: label || path };
+    remember(entry, "sent");
+    keepSent(entry, answer.headers.get("Date"));
+  }
+  return answer;
 }
 
 let draining = false;
@@ -1512,6 +1552,321 @@ pages.count = () => {
     keep();
     drawLines();
     start();
+  };
+};
+
+// --- dispatch: a route's vehicle loaded package by package ---------------------------------------
+
+// No route chosen: scan its number or its vehicle (today's routes are on the page), or tap one.
+function routeChoice() {
+  const routes = data.routes || [];
+  setSteps(["Route", "Packages"], 0);
+  setPrompt("Scan a route number or a vehicle");
+  handler = async (raw, command) => {
+    if (command) return;
+    const code = norm(raw).toUpperCase();
+    // The board is in planned-start order: a vehicle's first route is its next one.
+    const here =
+      routes.find((r) => r.number.toUpperCase() === code) || routes.find((r) => r.vehicle_code.toUpperCase() === code);
+    let id = here?.id;
+    if (!id) {
+      const found = await lookUp(`/dispatch/routes/scan/${encodeURIComponent(norm(raw))}?site_id=${data.site.id}`);
+      if (!found) return fail(`No network: finding route or vehicle ${raw} needs the network`);
+      if (!found.ok) {
+        recordScan(raw, "route", "error", describe(found.json));
+        return fail(describe(found.json));
+      }
+      id = found.json.id;
+    }
+    recordScan(raw, "route", "ok");
+    ok();
+    location.search = `?route=${id}`;
+  };
+}
+
+const DONE_STOPS = ["delivered", "failed", "skipped"];
+
+pages.dispatch = async () => {
+  if (!data.route) return routeChoice();
+  let route = data.route;
+  const path = `/dispatch/routes/${route.id}/hand-overs`;
+  // Every package of the route by SSCC: open (to load), queued (scanned here, not answered
+  // yet) or loaded. The server's figures, then what this device has queued (or, on a page kept
+  // from before, sent since).
+  let packages = new Map();
+  const model = (load) => {
+    route = load;
+    packages = new Map();
+    for (const stop of load.stops) {
+      for (const p of stop.packages) packages.set(p.sscc, { sscc: p.sscc, stop, state: p.loaded ? "loaded" : "open" });
+    }
+  };
+  const markQueuedHere = async () => {
+    for (const e of await pending(path)) {
+      const p = packages.get(e.payload.package_scan);
+      if (p && p.state === "open") p.state = "queued";
+    }
+  };
+  const rebuild = async (load) => {
+    model(load);
+    await markQueuedHere();
+  };
+  model(route);
+  for (const e of sentSincePage()) {
+    const p = e.path === path ? packages.get(e.payload.package_scan) : null;
+    if (p) p.state = "loaded";
+  }
+  await markQueuedHere();
+
+  const toServe = () => route.stops.filter((s) => !DONE_STOPS.includes(s.status));
+  const stateOf = (stop) => stop.packages.map((p) => packages.get(p.sscc).state);
+  const draw = () => {
+    const all = [...packages.values()];
+    const total = all.length;
+    const loaded = all.filter((p) => p.state === "loaded").length;
+    const queued = all.filter((p) => p.state === "queued").length;
+    const stops = toServe();
+    // What the route needs to leave: every stop still to serve has all its packages on.
+    const ready =
+      route.loadable &&
+      stops.length > 0 &&
+      stops.every((s) => s.status === "dispatched" || (s.packages.length && stateOf(s).every((st) => st === "loaded")));
+    const box = $("#load-state");
+    let text = `${loaded + queued} / ${total} loaded` + (queued ? ` (${queued} queued, sent when the network allows)` : "");
+    if (!route.loadable) text = `${route.number} is ${route.status.replace("_", " ")}: nothing more goes on`;
+    else if (ready) text = `${route.number} fully loaded: ${loaded} / ${total} — ready to leave`;
+    else if (total === 0) text = `Nothing to load on ${route.number} yet: no closed package for its stops`;
+    else if (loaded + queued === total) {
+      const empty = stops.filter((s) => !s.packages.length).map((s) => s.sequence);
+      if (queued) text = `All ${total} scanned: ${queued} queued, sent when the network allows`;
+      else if (empty.length) text = `${loaded} / ${total} loaded — stop ${empty.join(", ")} has no closed package yet`;
+    }
+    box.textContent = text;
+    box.className = `message ${ready ? "ok" : "info"}`;
+    $("#route-stops").innerHTML = route.stops
+      .map((s) => {
+        const states = stateOf(s);
+        const on = states.filter((st) => st !== "open").length;
+        const badge =
+          s.status === "dispatched" || (states.length && states.every((st) => st === "loaded"))
+            ? ' <span class="state sent">all on</span>'
+            : states.length && on === states.length
+              ? ' <span class="state queued">queued</span>'
+              : "";
+        return html`<li>${s.sequence}. <b>${s.name}</b> · ${s.order_number || ""} · ${on} / ${states.length}` + badge + "</li>";
+      })
+      .join("");
+    const open = all.filter((p) => p.state !== "loaded");
+    $("#to-load").innerHTML =
+      open
+        .map((p) => html`<li><b>${p.sscc}</b> · stop ${p.stop.sequence} ${p.stop.name}` + (p.state === "queued" ? ' <span class="state queued">queued</span>' : "") + "</li>")
+        .join("") || "<li>Nothing left to load.</li>";
+  };
+  const show = (p) => {
+    const stop = p.stop;
+    const states = stateOf(stop);
+    const on = states.filter((st) => st !== "open").length;
+    setCard(
+      html`<p class="big-text">Stop ${stop.sequence} · ${stop.name}</p><p>Order <b>${stop.order_number || ""}</b> · ${stop.address}</p><p>Package ${p.sscc} on: ${on} of ${states.length} of this stop</p>`,
+    );
+  };
+  pageHooks.answered = async (entry, state, answer) => {
+    if (entry.path !== path) return;
+    if (state === "sent") await rebuild(answer.route);
+    else {
+      const p = packages.get(entry.payload.package_scan);
+      if (p && p.state === "queued") p.state = "open"; // refused: still to load
+    }
+    draw();
+  };
+  setSteps(["Route", "Packages"], 1);
+  setPrompt(`Scan a package for ${route.number}`);
+  draw();
+
+  handler = async (raw, command) => {
+    if (command === "CANCEL") {
+      location.href = "/scanners/dispatch";
+      return;
+    }
+    if (command) return;
+    if (!route.loadable) {
+      recordScan(raw, "package", "error", `route ${route.status}`);
+      return fail(`${route.number} is ${route.status.replace("_", " ")}: only a planned or accepted route is loaded`);
+    }
+    const sscc = ssccOf(raw);
+    const known = sscc ? packages.get(sscc) : null;
+    if (known && known.state !== "open") {
+      const why =
+        known.state === "loaded"
+          ? `package ${sscc} is already on route ${route.number}`
+          : `package ${sscc} is already scanned onto ${route.number}: queued, sent when the network allows`;
+      recordScan(raw, "package", "error", why);
+      return fail(why);
+    }
+    if (known) {
+      // On this route's list: on the vehicle now, confirmed through the outbox.
+      known.state = "queued";
+      recordScan(raw, "package", "ok");
+      ok();
+      show(known);
+      draw();
+      const label = `${sscc} onto ${route.number} (stop ${known.stop.sequence})`;
+      await enqueue(path, { package_scan: sscc }, {
+        label,
+        onAnswer: (state, answer) => state === "refused" && fail(`${label}: ${describe(answer)}`),
+      });
+      return;
+    }
+    // Not on this route's list: only the server can say what it is (another route's package,
+    // an unknown label, a package not closed), and the associate must hear it now.
+    if (!navigator.onLine) {
+      recordScan(raw, "package", "error", "offline, not on the route's list");
+      return fail(`No network: ${norm(raw)} is not on the list of ${route.number}; checking it needs the network — keep it aside`);
+    }
+    const label = `${norm(raw)} onto ${route.number}`;
+    const answer = await confirmNow(path, { package_scan: raw }, {
+      label,
+      onAnswer: (state, answered) => state === "refused" && fail(`${label}: ${describe(answered)}`),
+    });
+    if (!answer) {
+      recordScan(raw, "package", "error", "no answer: queued");
+      return fail(`No answer from the server: ${norm(raw)} is queued and checked when the network is back — keep it aside until then`);
+    }
+    if (!answer.ok) {
+      const why = named(raw, describe(answer.json));
+      recordScan(raw, "package", "error", why);
+      return fail(why);
+    }
+    // Accepted: a package of this route the page did not know yet (closed since it was made).
+    await rebuild(answer.json.route);
+    recordScan(raw, "package", "ok");
+    ok();
+    const p = packages.get(answer.json.package.sscc);
+    if (p) show(p);
+    draw();
+  };
+};
+
+// --- returns: a failed delivery's package back to stock or into quarantine ------------------------
+
+pages.returns = () => {
+  const stockButton = $("#to-stock");
+  const quarantineButton = $("#to-quarantine");
+  let pkg = null; // the package scanned, as the server has it
+  let disposition = null;
+  const choosing = (yes) => {
+    stockButton.hidden = !yes;
+    quarantineButton.hidden = !yes;
+  };
+  const start = () => {
+    pkg = null;
+    disposition = null;
+    choosing(false);
+    setSteps(["Package", "Where"], 0);
+    setPrompt("Scan a returned package (its SSCC label)");
+  };
+  const contents = (p) => p.lines.map((l) => `${l.quantity} × ${l.sku}`).join(", ");
+  const doneCard = (answer) => {
+    const p = answer.package;
+    const where = [...new Set(answer.units.map((u) => u.slot_barcode))].join(", ");
+    const what = answer.units.map((u) => `${u.quantity} × ${u.sku}${u.lot ? ` lot ${u.lot}` : ""}`).join(", ");
+    const how = p.return_disposition === "quarantined" ? `in quarantine (on hold) at ${where}` : `back to stock in ${where}`;
+    setCard(
+      html`<p class="big-text" id="return-done">${p.return_disposition === "quarantined" ? "Quarantined" : "Back to stock"}</p><p>Package ${p.sscc}: ${what} ${how}</p><p>Order <b>${p.order_number}</b> is ${p.order_status.replace("_", " ")}</p>`,
+    );
+  };
+  const confirm = async (slot) => {
+    const scannedPkg = pkg;
+    const payload = { package_scan: scannedPkg.sscc, disposition, ...(slot ? { slot_id: slot.id } : {}) };
+    const label = `${scannedPkg.sscc} ${disposition === "quarantined" ? "to quarantine" : `back to stock in ${slot.barcode}`}`;
+    const answer = await confirmNow("/dispatch/returns", payload, {
+      label,
+      onAnswer: (state, answered) => (state === "refused" ? fail(`${label}: ${describe(answered)}`) : doneCard(answered)),
+    });
+    if (!answer) {
+      ok();
+      setCard(html`<p>${label}: queued, sent when the network allows.</p>`);
+      return start();
+    }
+    if (!answer.ok) {
+      const why = describe(answer.json);
+      recordScan(slot ? slot.barcode : scannedPkg.sscc, slot ? "slot" : "where", "error", why);
+      fail(why);
+      // A slot refused: scan another one; anything else: start again with the next package.
+      if (answer.json?.field === "slot_id" && slot) return;
+      return start();
+    }
+    ok();
+    doneCard(answer.json);
+    start();
+  };
+  start();
+  handler = async (raw, command) => {
+    if (command === "CANCEL") {
+      setCard("");
+      return start();
+    }
+    if (!pkg) {
+      if (command) return;
+      const found = await lookUp(`/dispatch/packages/scan/${encodeURIComponent(raw.trim())}`);
+      if (!found) return fail("No network: checking a returned package needs the network");
+      if (!found.ok) {
+        const why = named(raw, describe(found.json));
+        recordScan(raw, "package", "error", why);
+        return fail(why);
+      }
+      const p = found.json;
+      // What the server refuses anyway, said before the choice is asked for.
+      const refusal = p.returned_at
+        ? `package ${p.sscc} was already taken back (${p.return_disposition})`
+        : p.order_status !== "failed_delivery"
+          ? `package ${p.sscc}: order ${p.order_number} is ${p.order_status.replace("_", " ")}; only a failed delivery comes back`
+          : null;
+      if (refusal) {
+        recordScan(raw, "package", "error", refusal);
+        return fail(refusal);
+      }
+      pkg = p;
+      recordScan(raw, "package", "ok");
+      ok();
+      setCard(
+        html`<p class="big-text">Order ${p.order_number}</p><p>${p.customer} · package ${p.sscc}</p><p>${contents(p)}</p>` +
+          (p.route_number ? html`<p>Back from ${p.route_number}${p.failure_reason ? ` (${p.failure_reason.replace("_", " ")})` : ""}</p>` : ""),
+      );
+      setSteps(["Package", "Where"], 1);
+      setPrompt("Back to stock or quarantine? Tap one");
+      choosing(true);
+      return;
+    }
+    if (!disposition) {
+      if (command === "RESTOCK") {
+        disposition = "restocked";
+        choosing(false);
+        setSteps(["Package", "Where", "Slot"], 2);
+        return setPrompt(`Scan the slot the units of ${pkg.sscc} go back into`);
+      }
+      if (command === "QUARANTINE") {
+        disposition = "quarantined";
+        choosing(false);
+        return confirm(null);
+      }
+      return fail(`Tap Back to stock or Quarantine first (scanned ${raw})`);
+    }
+    if (command) return;
+    const slot = await scanned("slots", raw, "slot", "checking the slot");
+    if (!slot) return;
+    const refusal =
+      slot.site_id !== data.site.id
+        ? `slot ${slot.barcode} is not at ${data.site.code}`
+        : !["pick_face", "reserve"].includes(slot.kind)
+          ? `sellable units go into a pick face or reserve slot, not ${slot.kind.replace("_", " ")} ${slot.barcode}`
+          : null;
+    if (refusal) {
+      recordScan(raw, "slot", "error", refusal);
+      return fail(refusal);
+    }
+    recordScan(raw, "slot", "ok");
+    await confirm(slot);
   };
 };
 
