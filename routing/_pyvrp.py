@@ -11,14 +11,23 @@ whole model of ``routing.vrp`` maps onto it:
   every window and is infeasible (PyVRP's documented way of restricting access);
 - several windows for a job: one client per window at the job's location, in a mutually
   exclusive group that is required unless the job is optional;
-- optional jobs: a prize equal to their penalty.
+- optional jobs: a prize equal to their penalty;
+- required jobs: optional clients too, whose prize (``_prizes``) is ``PRIZE_FACTOR`` times the
+  most that serving one could add to a plan when it is slotted in anywhere (a detour of twice
+  the dearest arc, and the dearest vehicle's fixed cost), more for higher priorities. PyVRP
+  then serves every job it can, and still returns routes when the fleet cannot serve them
+  all in their windows, where required clients leave it without a feasible plan at all (a
+  busy delivery window). Prizes far above every cost, as OR-Tools gets for its penalties,
+  would swamp PyVRP's penalties for broken windows and keep its search infeasible; where even
+  these prizes would not add up in 64 bits the jobs stay required clients.
 
-Locked prefixes have no counterpart, and PyVRP cannot leave out required jobs, so ``fits``
-refuses problems with more required demand than the fleet carries; OR-Tools takes those.
+Locked prefixes have no counterpart, and ``fits`` refuses problems with more required demand
+than the fleet carries; OR-Tools takes those.
 """
 
 from __future__ import annotations
 
+import math
 import time
 import warnings
 from collections.abc import Sequence
@@ -30,6 +39,9 @@ from pyvrp.exceptions import PenaltyBoundWarning
 from pyvrp.stop import MaxIterations, MaxRuntime, MultipleCriteria, StoppingCriterion
 
 from routing._vrp_data import INT_LIMIT, Ticks
+
+#: A required job's prize, in units of the most that serving it could add to a plan.
+PRIZE_FACTOR = 3
 
 
 def fits(ticks: Ticks) -> bool:
@@ -61,7 +73,7 @@ def solve_routes(
     if max_iterations is not None:
         stop = MultipleCriteria([MaxIterations(max_iterations), MaxRuntime(left)])
     with warnings.catch_warnings():
-        # Raised when no plan serves every required job; the caller then asks OR-Tools.
+        # Raised when the search stays infeasible; the caller then asks OR-Tools alone.
         warnings.simplefilter("ignore", PenaltyBoundWarning)
         result = pyvrp_solve(data, stop=stop, seed=seed, display=False, collect_stats=False)
     if not result.best.is_feasible():
@@ -96,6 +108,24 @@ def _cost_units(ticks: Ticks) -> float:
     return units
 
 
+def _prizes(ticks: Ticks, units: float) -> list[int] | None:
+    """Each job's prize in PyVRP cost units (module docstring), or None when they would not
+    add up in PyVRP's 64-bit objective (the required jobs then stay required clients)."""
+    rate = max(ticks.cost_per_distance, default=0.0)
+    dearest_arc = max(map(max, ticks.distance_ticks)) * rate * units / ticks.scale
+    dearest_vehicle = max((v.fixed_cost for v in ticks.vehicles), default=0.0) * units
+    most = max(2 * dearest_arc + dearest_vehicle, 1.0)
+    required = [job.priority for job in ticks.jobs if not job.optional]
+    rank = {priority: r for r, priority in enumerate(sorted(set(required)))}
+    prizes = [
+        round(job.penalty * units)
+        if job.optional
+        else math.ceil(PRIZE_FACTOR * most * (1 + rank[job.priority]))
+        for job in ticks.jobs
+    ]
+    return prizes if sum(prizes) <= INT_LIMIT / 16 else None
+
+
 def _problem_data(
     ticks: Ticks, coordinates: Sequence[tuple[float, float]] | None
 ) -> tuple[ProblemData, list[int], list[list[int]]]:
@@ -105,17 +135,19 @@ def _problem_data(
     locations = [
         Location(*(coordinates[loc] if coordinates else (0.0, 0.0))) for loc in ticks.location
     ]
+    prizes = _prizes(ticks, units)
     clients: list[Client] = []
     client_job: list[int] = []
     groups: list[ClientGroup] = []
     for position, job in enumerate(ticks.jobs):
         node = depots + position
         windows = ticks.windows[node] or ((0, ticks.horizon),)
-        prize = round(job.penalty * units) if job.optional else 0
+        required = not job.optional and prizes is None
+        prize = prizes[position] if prizes is not None else 0
         group = None
         if len(windows) > 1:
             group = len(groups)
-            groups.append(ClientGroup(required=not job.optional))
+            groups.append(ClientGroup(required=required))
         for early, late in windows:
             clients.append(
                 Client(
@@ -124,7 +156,7 @@ def _problem_data(
                     service_duration=ticks.service_ticks[node],
                     tw_early=early,
                     tw_late=late,
-                    required=not job.optional and group is None,
+                    required=required and group is None,
                     prize=prize,
                     group=group,
                 )

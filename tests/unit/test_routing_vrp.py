@@ -358,6 +358,30 @@ def test_a_job_whose_morning_window_cannot_be_met_is_served_in_its_evening_one(e
     assert route.visits[1].start == pytest.approx(70.0)
 
 
+@pytest.mark.parametrize("engine", ["auto", "ortools", "pyvrp"])
+def test_a_window_too_busy_for_the_fleet_serves_as_many_as_fit_the_higher_priorities_first(
+    engine,
+):
+    # Two jobs east and two west of the depot, all wanted between 10 and 12: the van keeps
+    # the windows of one side only. Every job fits the van alone, so none is refused up
+    # front; the west pair has priority and is the one to serve.
+    window = (TimeWindow(10, 12),)
+    problem = make_problem(
+        [(0, 0), (10, 0), (12, 0), (-10, 0), (-12, 0)],
+        (
+            Job("east1", 1, windows=window),
+            Job("east2", 2, windows=window),
+            Job("west1", 3, windows=window, priority=1),
+            Job("west2", 4, windows=window, priority=1),
+        ),
+    )
+    solution = solve(problem, time_limit_s=QUICK_S, engine=engine)
+
+    check(problem, solution)
+    assert plan(solution) == {"van": ["west1", "west2"]}
+    assert {u.job: u.reason for u in solution.unassigned} == {"east1": NO_ROOM, "east2": NO_ROOM}
+
+
 def test_pyvrp_alone_is_refused_for_locked_routes():
     problem = make_problem([(0, 0), (10, 0)], (Job("a", 1),))
     with pytest.raises(VrpError) as refused:
