@@ -80,6 +80,7 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
+from benchmarks import _vroom
 from routing.instances import Instance, read_instance, route_distance
 from routing.vrp import Problem, evaluate, solve
 
@@ -280,50 +281,9 @@ solve_ours = _solve_with("auto")
 
 
 def solve_vroom(instance: Instance, time_limit_s: float, seed: int) -> Outcome:
-    """VROOM on the integer problem ours solves: one thread, exploration level 5."""
-    import datetime as dt
-
-    import numpy as np
-    import vroom
-
-    from routing._vrp_data import to_ticks
-
-    problem = instance.problem
-    ticks = to_ticks(problem, problem.jobs)
-    vroom_input = vroom.Input()
-    vroom_input.set_durations_matrix("car", np.array(ticks.travel_ticks, dtype=np.int64))
-    vroom_input.set_costs_matrix("car", np.array(ticks.distance_ticks, dtype=np.int64))
-    for v in range(len(ticks.vehicles)):
-        vroom_input.add_vehicle(
-            vroom.Vehicle(
-                v,
-                start=ticks.start_node[v],
-                end=ticks.end_node[v],
-                capacity=list(ticks.capacity[v]),
-                time_window=vroom.TimeWindow(*ticks.shift[v]),
-            )
-        )
-    for position in range(len(ticks.jobs)):
-        node = ticks.depot_count + position
-        vroom_input.add_job(
-            vroom.Job(
-                position + 1,  # VROOM job ids are integers; 0 stays free
-                location=node,
-                default_service=ticks.service_ticks[node],
-                delivery=list(ticks.demand[node]),
-                time_windows=[vroom.TimeWindow(a, b) for a, b in ticks.windows[node]],
-            )
-        )
-    found = vroom_input.solve(
-        exploration_level=5, nb_threads=1, timeout=dt.timedelta(seconds=time_limit_s)
-    ).to_dict()
-    routes = {
-        ticks.vehicles[route["vehicle"]].id: [
-            ticks.jobs[step["id"] - 1].id for step in route["steps"] if step["type"] == "job"
-        ]
-        for route in found["routes"]
-    }
-    return Outcome(routes, len(found["unassigned"]), "vroom")
+    """VROOM on the integer problem ours solves (``benchmarks._vroom``)."""
+    routes, unassigned = _vroom.solve(instance.problem, time_limit_s)
+    return Outcome(routes, unassigned, "vroom")
 
 
 ENGINE_SOLVERS: dict[str, Engine] = {

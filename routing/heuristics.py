@@ -37,6 +37,9 @@ Per block:
     The single-block form on the whole aisle: aisles in a sweep from the end nearest the start,
     each entered from the front cross aisle up to its farthest pick and left the same way.
     Interior cross aisles are not used by the heuristic itself.
+
+Beside them, one construction for vehicle routes, the baseline a route planner is measured
+against: ``nearest_neighbour`` (each vehicle in turn takes the nearest job it can still serve).
 """
 
 from __future__ import annotations
@@ -44,6 +47,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 
+from routing import vrp
 from routing.types import FrontPoint, Layout, Pick
 
 Visit = list[int]  # indexes into the positions
@@ -193,3 +197,61 @@ _BLOCK_VISITS: dict[str, Callable[[list[Sub], bool, float, float], Visit]] = {
     "midpoint": _loop(_split_midpoint),
     "combined": _combined,
 }
+
+
+# --- vehicle routes: nearest neighbour ------------------------------------------------------
+
+
+def nearest_neighbour(problem: vrp.Problem) -> vrp.Solution:
+    """Routes built one vehicle at a time, each taking the nearest job it can still serve.
+
+    The vehicles go in the problem's order. Each leaves its depot and goes on to the nearest
+    job no route serves yet (by ``problem.distances`` from where it is; ties by travel time,
+    then by the job's place in the problem) that it may carry (its capabilities, the capacity
+    left) and that keeps the route within every rule when appended (``vrp.route_violations``:
+    windows, the shift, depot hours, the maximum duration); when no job fits, the next vehicle
+    starts. Priorities, penalties and costs play no part. Jobs no route took come back in
+    ``Solution.unassigned`` with the reason; every figure is recomputed by ``vrp.evaluate``
+    (``engine="nearest_neighbour"``). Deterministic; bad input raises ``vrp.VrpError``.
+    """
+    vrp.validate(problem)
+    depots = {depot.id: depot for depot in problem.depots}
+    left = list(problem.jobs)
+    routes: dict[str, list[str]] = {}
+    for vehicle in problem.vehicles:
+        stops: list[vrp.Job] = []
+        load = [0] * len(problem.dimensions)
+        place = depots[vehicle.depot].location
+        while left:
+            nearest = sorted(
+                range(len(left)),
+                key=lambda k: (
+                    problem.distances[place][left[k].location],
+                    problem.travel_time(place, left[k].location),
+                    k,
+                ),
+            )
+            chosen = next(
+                (
+                    k
+                    for k in nearest
+                    if left[k].requires <= vehicle.capabilities
+                    and all(
+                        have + more <= room
+                        for have, more, room in zip(
+                            load, left[k].demand, vehicle.capacity, strict=True
+                        )
+                    )
+                    and not vrp.route_violations(problem, vehicle, [*stops, left[k]])
+                ),
+                None,
+            )
+            if chosen is None:
+                break
+            job = left.pop(chosen)
+            stops.append(job)
+            load = [have + more for have, more in zip(load, job.demand, strict=True)]
+            place = job.location
+        if stops:
+            routes[vehicle.id] = [job.id for job in stops]
+    return vrp.evaluate(problem, routes, engine="nearest_neighbour")

@@ -170,6 +170,9 @@ class WindowPlan:
     #: "delivery" (customer orders) or "trunk" (transfer orders: ``Unserved.order_id`` is then
     #: a transfer's id and ``number`` its number).
     kind: str = "delivery"
+    #: The ``routing.vrp`` problem the window was solved as (None when nothing was to solve),
+    #: for whoever measures the plan against another engine (``benchmarks.delivery``).
+    problem: vrp.Problem | None = field(default=None, repr=False, compare=False)
 
     @property
     def summary(self) -> str:
@@ -508,6 +511,7 @@ def _plan(
         ]
     plan.unserved = sorted(unserved, key=lambda u: u.number)
 
+    plan.problem = problem
     made = Draft(tuple(points), matrix, problem, frozen_locks, solution)
     if rehearse:
         return plan, made
