@@ -31,6 +31,8 @@ COMMANDS = (
     Command(f"{PREFIX}SHORT", "Short", "Fewer units than asked: say how many and why"),
     Command(f"{PREFIX}CANCEL", "Cancel", "Drop the current step and start the task again"),
     Command(f"{PREFIX}LOGOUT", "Log out", "Sign out of this handheld"),
+    Command(f"{PREFIX}RESTOCK", "Back to stock", "Returns: the package's units go back on sale"),
+    Command(f"{PREFIX}QUARANTINE", "Quarantine", "Returns: the package's units go on hold"),
 )
 
 

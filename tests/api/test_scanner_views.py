@@ -165,9 +165,12 @@ def test_the_outbox_gets_a_fresh_csrf_token_only_for_a_signed_in_user(client, ma
 def test_the_command_sheet_draws_every_command(client):
     page = client.get("/scanners/commands").get_data(as_text=True)
 
-    for value in ("CMD:CONFIRM", "CMD:OK", "CMD:SKIP", "CMD:SHORT", "CMD:CANCEL", "CMD:LOGOUT"):
+    for value in (
+        *("CMD:CONFIRM", "CMD:OK", "CMD:SKIP", "CMD:SHORT", "CMD:CANCEL", "CMD:LOGOUT"),
+        *("CMD:RESTOCK", "CMD:QUARANTINE"),
+    ):
         assert f"barcode {value}" in page
-    assert page.count("<svg") == 6
+    assert page.count("<svg") == 8
 
 
 def test_the_service_worker_is_served_for_the_scanner_pages(client):
