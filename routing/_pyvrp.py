@@ -12,14 +12,16 @@ whole model of ``routing.vrp`` maps onto it:
 - several windows for a job: one client per window at the job's location, in a mutually
   exclusive group that is required unless the job is optional;
 - optional jobs: a prize equal to their penalty;
-- required jobs: optional clients too, whose prize (``_prizes``) is ``PRIZE_FACTOR`` times the
-  most that serving one could add to a plan when it is slotted in anywhere (a detour of twice
-  the dearest arc, and the dearest vehicle's fixed cost), more for higher priorities. PyVRP
-  then serves every job it can, and still returns routes when the fleet cannot serve them
-  all in their windows, where required clients leave it without a feasible plan at all (a
-  busy delivery window). Prizes far above every cost, as OR-Tools gets for its penalties,
-  would swamp PyVRP's penalties for broken windows and keep its search infeasible; where even
-  these prizes would not add up in 64 bits the jobs stay required clients.
+- required jobs, when any has a time window: optional clients too, whose prize
+  (``_required_prizes``) is ``PRIZE_FACTOR`` times the most that serving one could add to a
+  plan when it is slotted in anywhere (a detour of twice the dearest arc, and the dearest
+  vehicle's fixed cost), more for higher priorities. PyVRP then serves every job it can, and
+  still returns routes when the fleet cannot serve them all in their windows, where required
+  clients leave it without a feasible plan at all (a busy delivery window). Prizes far above
+  every cost, as OR-Tools gets for its penalties, would swamp PyVRP's penalties for broken
+  windows and keep its search infeasible. Without windows (capacitated problems, which
+  ``fits`` vouches for), and where even these prizes would not add up in 64 bits, required
+  jobs stay required clients: PyVRP searches those better.
 
 Locked prefixes have no counterpart, and ``fits`` refuses problems with more required demand
 than the fleet carries; OR-Tools takes those.
@@ -108,22 +110,27 @@ def _cost_units(ticks: Ticks) -> float:
     return units
 
 
-def _prizes(ticks: Ticks, units: float) -> list[int] | None:
-    """Each job's prize in PyVRP cost units (module docstring), or None when they would not
-    add up in PyVRP's 64-bit objective (the required jobs then stay required clients)."""
+def _required_prizes(ticks: Ticks, units: float) -> dict[int, int] | None:
+    """The prizes of the required jobs by position, in PyVRP cost units (module docstring).
+
+    None, so that they stay required clients, when no required job has a time window (the
+    fleet then serves them all once ``fits``; PyVRP searches better with required clients)
+    or when the prizes would not add up in PyVRP's 64-bit objective.
+    """
+    depots = ticks.depot_count
+    required = [p for p, job in enumerate(ticks.jobs) if not job.optional]
+    if not any(ticks.windows[depots + p] for p in required):
+        return None
     rate = max(ticks.cost_per_distance, default=0.0)
     dearest_arc = max(map(max, ticks.distance_ticks)) * rate * units / ticks.scale
     dearest_vehicle = max((v.fixed_cost for v in ticks.vehicles), default=0.0) * units
     most = max(2 * dearest_arc + dearest_vehicle, 1.0)
-    required = [job.priority for job in ticks.jobs if not job.optional]
-    rank = {priority: r for r, priority in enumerate(sorted(set(required)))}
-    prizes = [
-        round(job.penalty * units)
-        if job.optional
-        else math.ceil(PRIZE_FACTOR * most * (1 + rank[job.priority]))
-        for job in ticks.jobs
-    ]
-    return prizes if sum(prizes) <= INT_LIMIT / 16 else None
+    rank = {q: r for r, q in enumerate(sorted({ticks.jobs[p].priority for p in required}))}
+    prizes = {
+        p: math.ceil(PRIZE_FACTOR * most * (1 + rank[ticks.jobs[p].priority])) for p in required
+    }
+    optional = sum(round(job.penalty * units) for job in ticks.jobs if job.optional)
+    return prizes if sum(prizes.values()) + optional <= INT_LIMIT / 16 else None
 
 
 def _problem_data(
@@ -135,7 +142,7 @@ def _problem_data(
     locations = [
         Location(*(coordinates[loc] if coordinates else (0.0, 0.0))) for loc in ticks.location
     ]
-    prizes = _prizes(ticks, units)
+    prizes = _required_prizes(ticks, units)
     clients: list[Client] = []
     client_job: list[int] = []
     groups: list[ClientGroup] = []
@@ -143,7 +150,10 @@ def _problem_data(
         node = depots + position
         windows = ticks.windows[node] or ((0, ticks.horizon),)
         required = not job.optional and prizes is None
-        prize = prizes[position] if prizes is not None else 0
+        if job.optional:
+            prize = round(job.penalty * units)
+        else:
+            prize = prizes[position] if prizes is not None else 0
         group = None
         if len(windows) > 1:
             group = len(groups)
