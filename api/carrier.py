@@ -46,7 +46,7 @@ from api.route_views import route_summary, route_view, stop_view
 from api.schemas import page_schema
 from wms import carrier_keys, delivery, dispatch, uploads, webhooks
 from wms.db import transaction
-from wms.errors import Forbidden, NotFound, RuleViolation
+from wms.errors import Forbidden, NotFound
 from wms.models import (
     Driver,
     Route,
@@ -83,11 +83,10 @@ def _actor(principal: Principal) -> str:
 
 
 def _visible_routes(principal: Principal) -> ColumnElement[bool]:
-    """The routes a key may see: its carrier's; a driver token's, its driver's only."""
-    clause = Route.carrier_id == principal.carrier_id
-    if principal.driver_id is not None:
-        clause = and_(clause, Route.driver_id == principal.driver_id)
-    return clause
+    """The routes a key may see (``carrier_keys.route_filter``); none without a carrier."""
+    if principal.carrier_id is None:
+        return false()
+    return carrier_keys.route_filter(principal.carrier_id, principal.driver_id)
 
 
 def _route(session: Session, principal: Principal, route_id: int) -> Route:
@@ -204,18 +203,14 @@ def list_drivers() -> dict[str, Any]:
 @blp.alt_response(404, response="NOT_FOUND")
 @blp.doc(security=SECURITY)
 def accept_route(args: dict[str, Any], route_id: int, *, session: Session) -> dict[str, Any]:
-    """Take a planned route and name its driver (a driver token takes it for itself)."""
+    """Take a planned route and name its driver.
+
+    The carrier's key accepts: a driver token reaches only routes its driver already has.
+    """
     principal = _principal()
-    driver_id = args["driver_id"]
-    if principal.driver_id is not None:
-        if driver_id not in (None, principal.driver_id):
-            raise RuleViolation(
-                "a driver token accepts routes for its own driver", field="driver_id"
-            )
-        driver_id = principal.driver_id
     _route(session, principal, route_id)
     dispatch.accept_route(
-        session, route_id, driver_id=driver_id, actor=_actor(principal), now=utcnow()
+        session, route_id, driver_id=args["driver_id"], actor=_actor(principal), now=utcnow()
     )
     return route_view(session, _route(session, principal, route_id))
 

@@ -156,7 +156,7 @@ class AcceptSchema(StrictSchema):
     driver_id = Id(
         load_default=None,
         allow_none=True,
-        metadata={"description": "The carrier's driver who drives it (a driver token: itself)"},
+        metadata={"description": "The carrier's driver who drives it"},
     )
 
 

@@ -5,7 +5,8 @@ A key reads ``fwc_<prefix>_<secret>`` and is stored, shown and checked like an A
 A key belongs to one carrier and carries scopes (what it may do). A key issued for one of the
 carrier's drivers is a *driver token*: it reaches that driver's routes only (ARCHITECTURE.md,
 invariant 5: a carrier's credentials reach that carrier's routes and nothing else); use
-:func:`reaches` or :func:`route_filter` wherever routes are looked up for a key.
+:func:`reaches` or :func:`route_filter` (with the key's carrier and driver) wherever routes
+are looked up for a key.
 """
 
 from __future__ import annotations
@@ -117,18 +118,19 @@ def has_scope(key: CarrierKey, scope: str) -> bool:
     return scope in key.scopes
 
 
-def reaches(key: CarrierKey, route: Route) -> bool:
-    """Tell whether a key may see ``route``: its carrier's, and its driver's for a driver token."""
-    if route.carrier_id != key.carrier_id:
+def reaches(route: Route, carrier_id: int, driver_id: int | None = None) -> bool:
+    """Tell whether a carrier's key may see ``route``: the carrier's routes, and with
+    ``driver_id`` (a driver token) only those the driver drives."""
+    if route.carrier_id != carrier_id:
         return False
-    return key.driver_id is None or route.driver_id == key.driver_id
+    return driver_id is None or route.driver_id == driver_id
 
 
-def route_filter(key: CarrierKey) -> ColumnElement[bool]:
-    """The WHERE clause of the routes a key may see (the same rule as :func:`reaches`)."""
-    clause = Route.carrier_id == key.carrier_id
-    if key.driver_id is not None:
-        clause = and_(clause, Route.driver_id == key.driver_id)
+def route_filter(carrier_id: int, driver_id: int | None = None) -> ColumnElement[bool]:
+    """The WHERE clause of the routes :func:`reaches` lets a key see."""
+    clause = Route.carrier_id == carrier_id
+    if driver_id is not None:
+        clause = and_(clause, Route.driver_id == driver_id)
     return clause
 
 

@@ -276,9 +276,9 @@ def accept_route(
 ) -> Route:
     """Accept a planned route for one of the carrier's active drivers.
 
-    ``driver_id`` may be left out when the route already names its driver (a driver's own
-    token passes its driver). Refused: no driver, another carrier's or an inactive one (422
-    ``driver_id``); a route that is not planned (409).
+    ``driver_id`` may be left out when the route already names its driver. Refused: no
+    driver, another carrier's or an inactive one (422 ``driver_id``); a route that is not
+    planned (409).
     """
     route = _lock_route(session, route_id)
     chosen = driver_id if driver_id is not None else route.driver_id
@@ -1236,43 +1236,6 @@ def _package_units(
     raise AssertionError("the package is one of its order's closed packages")
 
 
-# --- reading ----------------------------------------------------------------------------------
-
-
-def route_for_carrier(
-    session: Session, route_id: int, carrier_id: int, *, driver_id: int | None = None
-) -> Route:
-    """A carrier's route; with ``driver_id`` (a driver's token), one that driver may see:
-    routes they drive, and the carrier's planned routes no driver has taken yet.
-
-    NotFound with the same words whether the route does not exist or is someone else's.
-    """
-    route = session.get(Route, route_id)
-    if route is None or not _visible(route, carrier_id, driver_id):
-        raise NotFound(f"route {route_id} does not exist", field="route_id")
-    return route
-
-
-def stop_for_carrier(
-    session: Session, stop_id: int, carrier_id: int, *, driver_id: int | None = None
-) -> Stop:
-    """A stop of a carrier's route (see ``route_for_carrier``), or NotFound."""
-    stop = session.get(Stop, stop_id)
-    if stop is None or not _visible(stop.route, carrier_id, driver_id):
-        raise NotFound(f"stop {stop_id} does not exist", field="stop_id")
-    return stop
-
-
-def _visible(route: Route, carrier_id: int, driver_id: int | None) -> bool:
-    if route.carrier_id != carrier_id:
-        return False
-    if driver_id is None:
-        return True
-    return route.driver_id == driver_id or (
-        route.driver_id is None and route.status is RouteStatus.PLANNED
-    )
-
-
 __all__ = [
     "ACTIVE",
     "CLOCK_SKEW",
@@ -1294,8 +1257,6 @@ __all__ = [
     "next_stop",
     "receive_return",
     "record_positions",
-    "route_for_carrier",
     "start_route",
-    "stop_for_carrier",
     "stops_to_load",
 ]

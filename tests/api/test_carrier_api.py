@@ -242,9 +242,12 @@ def test_a_driver_token_reaches_its_own_routes_only(session, a, fleet):
     driver = Carrier_(a.carrier, a.vehicle, a.driver, token, a.client, a.route, a.orders)
     assert [r["id"] for r in driver.get("/routes").json["items"]] == [a.route.id]
     assert driver.get(f"/routes/{other.id}").status_code == 404
+    # Not its driver's: the token cannot take it, for itself or for a colleague.
     someone = fleet.add_driver()
-    refused = driver.post(f"/routes/{other.id}/accept", {"driver_id": someone.id})
-    assert refused.status_code == 422 and refused.json["field"] == "driver_id"
+    for body in ({"driver_id": someone.id}, {"driver_id": a.driver.id}):
+        assert driver.post(f"/routes/{other.id}/accept", body).status_code == 404
+    session.refresh(other)
+    assert (other.status, other.driver_id) == (RouteStatus.PLANNED, None)
     assert driver.get("/webhooks").status_code == 403
 
 

@@ -342,12 +342,12 @@ def test_a_carrier_key_reaches_its_carriers_routes_and_a_driver_token_its_driver
     assert carrier_keys.is_driver_token(alices_token)
     expected = {carrier_key: [alices, bobs, unassigned], alices_token: [alices]}
     for key, reachable in expected.items():
-        assert [r for r in (alices, bobs, unassigned, others) if carrier_keys.reaches(key, r)] == (
-            reachable
-        )
+        whose = (key.carrier_id, key.driver_id)
+        routes = (alices, bobs, unassigned, others)
+        assert [r for r in routes if carrier_keys.reaches(r, *whose)] == reachable
         # The query filter agrees with the rule, on the database.
         found = session.scalars(
-            select(Route).where(carrier_keys.route_filter(key)).order_by(Route.id)
+            select(Route).where(carrier_keys.route_filter(*whose)).order_by(Route.id)
         ).all()
         assert found == reachable
 

@@ -909,35 +909,6 @@ def test_the_default_provider_is_the_haversine_one(session, fleet):
 # --- reading --------------------------------------------------------------------------------
 
 
-def test_a_carrier_reaches_its_own_routes_and_stops_only(session, fleet):
-    route = fleet.route([fleet.packed_order()])
-    other = fleet.other_carrier()
-    assert dispatch.route_for_carrier(session, route.id, fleet.carrier.id) is route
-    assert dispatch.stop_for_carrier(session, route.stops[0].id, fleet.carrier.id).route is route
-    messages = set()
-    for route_id, carrier_id in ((route.id, other.id), (10**9, fleet.carrier.id)):
-        with pytest.raises(NotFound) as caught:
-            dispatch.route_for_carrier(session, route_id, carrier_id)
-        messages.add(caught.value.message.replace(str(route_id), "N"))
-    assert len(messages) == 1
-    with pytest.raises(NotFound):
-        dispatch.stop_for_carrier(session, route.stops[0].id, other.id)
-
-
-def test_a_driver_sees_the_routes_it_drives_and_the_carriers_untaken_planned_ones(session, fleet):
-    mine, open_route, theirs = (fleet.route([fleet.packed_order()]) for _ in range(3))
-    colleague = fleet.add_driver()
-    dispatch.accept_route(session, mine.id, driver_id=fleet.driver.id, actor=ACTOR, now=NOW)
-    dispatch.accept_route(session, theirs.id, driver_id=colleague.id, actor=ACTOR, now=NOW)
-    me = fleet.driver.id
-    assert dispatch.route_for_carrier(session, mine.id, fleet.carrier.id, driver_id=me) is mine
-    assert dispatch.route_for_carrier(session, open_route.id, fleet.carrier.id, driver_id=me)
-    with pytest.raises(NotFound):
-        dispatch.route_for_carrier(session, theirs.id, fleet.carrier.id, driver_id=me)
-    with pytest.raises(NotFound):
-        dispatch.stop_for_carrier(session, theirs.stops[0].id, fleet.carrier.id, driver_id=me)
-
-
 def test_stops_to_load_lists_the_packages_still_to_hand_over(session, fleet):
     a, b = fleet.packed_order(packages=2), fleet.packed_order()
     route = fleet.route([a, b])
