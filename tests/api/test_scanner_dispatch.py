@@ -67,17 +67,9 @@ def user_id(client: ApiClient) -> int:
     return int(client.client.get("/scanners/session").json["user"]["id"])
 
 
-def failed_delivery(session: Session, fleet: Fleet, order: Order) -> Route:
+def failed_delivery(fleet: Fleet, order: Order) -> Route:
     """The order loaded, driven and its delivery failed: its packages are coming back."""
-    route = fleet.route([order], start=NOW)
-    for scan in fleet.scans(order):
-        dispatch.hand_over(session, route_id=route.id, package_scan=scan, user_id=None, now=NOW)
-    dispatch.accept_route(session, route.id, driver_id=fleet.driver.id, actor=ACTOR, now=NOW)
-    dispatch.start_route(session, route.id, actor=ACTOR, now=NOW)
-    dispatch.complete_stop(
-        session, route.stops[0].id, outcome="failed", failure_reason="recipient_absent",
-        at=LATER, actor=ACTOR, now=LATER,
-    )  # fmt: skip
+    route = fleet.failed_delivery(order, start=NOW, at=LATER)
     assert order.status is OrderStatus.FAILED_DELIVERY
     return route
 
@@ -351,7 +343,7 @@ def test_the_hand_over_is_for_floor_staff_of_the_routes_site(
 
 def test_the_returns_desk_looks_a_package_up_by_its_label(session, fleet, associate):
     order = fleet.packed_order()
-    route = failed_delivery(session, fleet, order)
+    route = failed_delivery(fleet, order)
     scan = fleet.scans(order)[0]
 
     found = associate.get(f"/api/v1/dispatch/packages/scan/(00){scan}")
@@ -371,7 +363,7 @@ def test_the_returns_desk_looks_a_package_up_by_its_label(session, fleet, associ
 def test_a_failed_delivery_goes_back_to_stock_through_the_ledger(session, fleet, associate):
     item = fleet.house.stocked(qty=10, bay=3)
     order = fleet.packed_order([(item, 3)])
-    failed_delivery(session, fleet, order)
+    failed_delivery(fleet, order)
     back = fleet.house.slot(2, 4)
     scan = fleet.scans(order)[0]
 
@@ -401,7 +393,7 @@ def test_a_failed_delivery_goes_back_to_stock_through_the_ledger(session, fleet,
 def test_a_quarantined_return_is_held_in_the_staging_slot(session, fleet, signed_in):
     item = fleet.house.stocked(qty=5, bay=5)
     order = fleet.packed_order([(item, 2)])
-    failed_delivery(session, fleet, order)
+    failed_delivery(fleet, order)
     supervisor = signed_in(Role.SUPERVISOR)
 
     answer = supervisor.post(
@@ -421,7 +413,7 @@ def test_a_quarantined_return_is_held_in_the_staging_slot(session, fleet, signed
 
 def test_a_return_replayed_with_the_same_key_is_taken_back_once(session, fleet, associate):
     order = fleet.packed_order()
-    failed_delivery(session, fleet, order)
+    failed_delivery(fleet, order)
     body = {"package_scan": fleet.scans(order)[0], "disposition": "quarantined"}
 
     first = associate.post("/api/v1/dispatch/returns", body, key="return-1")
@@ -448,7 +440,7 @@ def test_a_return_that_cannot_be_is_refused_and_changes_nothing(
     session, fleet, associate, problem, case, status, field, words
 ):
     order = fleet.packed_order(packages=2)  # one back leaves the order a failed delivery
-    failed_delivery(session, fleet, order)
+    failed_delivery(fleet, order)
     scan = fleet.scans(order)[0]
     body: dict[str, Any] = {"package_scan": scan, "disposition": "restocked"}
     if case == "not a failed delivery":
@@ -476,7 +468,7 @@ def test_a_return_that_cannot_be_is_refused_and_changes_nothing(
 
 def test_a_return_is_for_floor_staff(session, fleet, signed_in, problem):
     order = fleet.packed_order()
-    failed_delivery(session, fleet, order)
+    failed_delivery(fleet, order)
     before = snapshot(session)
 
     answer = signed_in(Role.PLANNER).post(

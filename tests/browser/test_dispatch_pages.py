@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import select
 
 from tests.browser.handheld import serious_violations, type_scan
-from tests.integration.routes_fixtures import ACTOR, build_fleet
+from tests.integration.routes_fixtures import build_fleet
 from wms import dispatch
 from wms.models import (
     Order,
@@ -64,15 +64,7 @@ def dock(live_server: Any) -> Dock:
         other_order = fleet.packed_order(km_east=3)
         other = fleet.route([other_order], start=now + dt.timedelta(hours=1))
         failed = fleet.packed_order(km_east=4)
-        gone = fleet.route([failed], start=now - dt.timedelta(hours=1))
-        for scan in fleet.scans(failed):
-            dispatch.hand_over(session, route_id=gone.id, package_scan=scan, user_id=None, now=now)
-        dispatch.accept_route(session, gone.id, driver_id=fleet.driver.id, actor=ACTOR, now=now)
-        dispatch.start_route(session, gone.id, actor=ACTOR, now=now)
-        dispatch.complete_stop(
-            session, gone.stops[0].id, outcome="failed", failure_reason="recipient_absent",
-            at=now, actor=ACTOR, now=now,
-        )  # fmt: skip
+        fleet.failed_delivery(failed, start=now - dt.timedelta(hours=1), at=now)
         return Dock(
             site_code=fleet.site.code,
             vehicle=fleet.vehicle.code,

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from routing.matrix import Matrix, MatrixProvider
 from tests.integration.waves_fixtures import NOW, Warehouse, build_warehouse
-from wms import packing
+from wms import dispatch, packing
 from wms.models import (
     Allocation,
     AllocationStatus,
@@ -266,6 +266,24 @@ class Fleet:
             )
         self.session.flush()
         self.session.refresh(route)
+        return route
+
+    def failed_delivery(self, order: Order, *, start: dt.datetime, at: dt.datetime) -> Route:
+        """The order's route: loaded, accepted and started at ``start``, and its delivery
+        failed at ``at`` (recipient absent): the order's packages are coming back."""
+        route = self.route([order], start=start)
+        for scan in self.scans(order):
+            dispatch.hand_over(
+                self.session, route_id=route.id, package_scan=scan, user_id=None, now=start
+            )
+        dispatch.accept_route(
+            self.session, route.id, driver_id=self.driver.id, actor=ACTOR, now=start
+        )
+        dispatch.start_route(self.session, route.id, actor=ACTOR, now=start)
+        dispatch.complete_stop(
+            self.session, route.stops[0].id, outcome="failed", failure_reason="recipient_absent",
+            at=at, actor=ACTOR, now=at,
+        )  # fmt: skip
         return route
 
     def trunk_route(self, transfers: Sequence[TransferOrder]) -> Route:
