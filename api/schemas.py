@@ -40,6 +40,12 @@ class ProblemSchema(Schema):
         keys=fields.String(),
         metadata={"description": "Validation messages per field, for 422 answers"},
     )
+    available = fields.Integer(
+        metadata={"description": "Units there are to take, when a request asks for more"}
+    )
+    rule = fields.String(metadata={"description": "The rule a request breaks, when one is named"})
+    expected = fields.String(metadata={"description": "What a scan step expected"})
+    scanned = fields.String(metadata={"description": "The scan refused, as it was read"})
 
 
 # --- inputs shared by list endpoints ------------------------------------------------------------

@@ -4,7 +4,8 @@ Two carriers share a front warehouse; every generated request is sent with one c
 key (each in turn): whatever schemathesis makes of the document, the answer is never a 5xx,
 always matches the documented status codes, content types and schemas, and never carries the
 other carrier's route numbers. The planners' delivery endpoints are fuzzed with a planner's
-token.
+token, and the dispatch dock's (hand-overs, returns) with a supervisor's token of the site
+whose routes are being loaded.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis import GenerationMode, checks
 
-from tests.integration.routes_fixtures import build_fleet, make_carrier
+from tests.integration.routes_fixtures import NOW, build_fleet, make_carrier
 from wms import carrier_keys
 
 pytestmark = pytest.mark.fuzz
@@ -94,3 +95,16 @@ def _fuzz(app, paths: str, bearer: str, never: list[str], mode, *, at_least: int
             answers_as_documented()
         except Exception as error:
             raise AssertionError(f"{operation.label} ({mode.value}): {error}") from error
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_the_dispatch_docks_api_answers_every_request_as_documented(
+    session, app, make_api_token, mode
+):
+    from wms.models import TokenRole
+
+    fleet = build_fleet(session)
+    fleet.route([fleet.packed_order(), fleet.packed_order(km_east=2)])
+    fleet.failed_delivery(fleet.packed_order(km_east=3), start=NOW, at=NOW)
+    token = make_api_token(TokenRole.SUPERVISOR, sites=[fleet.site])
+    _fuzz(app, "^/api/v1/dispatch/", token, [], mode, at_least=6)
