@@ -33,6 +33,7 @@ from werkzeug.wrappers import Response
 
 from console.auth import admin_required, me
 from console.views import bp
+from wms import credentials
 from wms import imports as importing
 from wms import tokens as api_tokens
 from wms import users as accounts
@@ -46,7 +47,6 @@ MAX_IMPORT_BYTES = 5 * 1024 * 1024
 #: What a spreadsheet saves as text: comma- or semicolon-separated, or tab-separated.
 IMPORT_SUFFIXES = (".csv", ".tsv", ".txt")
 #: The longest token life the form offers (as ``wms token create --expires-in-days``).
-MAX_TOKEN_DAYS = 3650
 
 
 def _when(moment: dt.datetime | None) -> str:
@@ -269,28 +269,13 @@ def _tokens_page(
         new_token=new_token,
         now=now,
         when=_when,
-        max_days=MAX_TOKEN_DAYS,
+        max_days=credentials.MAX_DAYS,
     )
     response = make_response(page, status)
     if new_token is not None:
         # The plaintext is on this page only: no cache, no history entry may keep a copy.
         response.headers["Cache-Control"] = "no-store"
     return response
-
-
-def _expiry(days: str) -> dt.datetime | None:
-    if not days.strip():
-        return None
-    try:
-        count = int(days)
-    except ValueError:
-        count = 0
-    if not 1 <= count <= MAX_TOKEN_DAYS:
-        raise RuleViolation(
-            f"expiry is a whole number of days from 1 to {MAX_TOKEN_DAYS}, or blank for never",
-            field="expires_days",
-        )
-    return utcnow() + dt.timedelta(days=count)
 
 
 def _token_role(value: str) -> TokenRole:
@@ -323,7 +308,7 @@ def create_token() -> ResponseReturnValue:
                 role=_token_role(form["role"]),
                 site_ids=_site_ids(),
                 created_by=me().id,
-                expires_at=_expiry(form["expires_days"]),
+                expires_at=credentials.expiry_in_days(form["expires_days"], now=utcnow()),
             )
             shown = _shown_once(token, plaintext)
     except RuleViolation as refused:

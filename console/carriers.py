@@ -20,13 +20,12 @@ from werkzeug.wrappers import Response
 
 from console.auth import admin_required, me
 from console.views import bp
-from wms import carrier_keys, webhooks
+from wms import carrier_keys, credentials, webhooks
 from wms.db import transaction
 from wms.errors import Conflict, NotFound, RuleViolation, WmsError
 from wms.models import Carrier, Driver, utcnow
 
 #: The longest key life the form offers, as for API tokens.
-MAX_KEY_DAYS = 3650
 KEY_FIELDS = ("carrier_id", "name", "scopes", "driver_id", "expires_days")
 WEBHOOK_FIELDS = ("url", "events")
 
@@ -67,7 +66,7 @@ def _page(
         page = render_template(
             "console/carrier_keys.html", sections=sections, scopes=carrier_keys.SCOPES,
             event_types=webhooks.EVENT_TYPES, error=error, secret=secret, now=now, when=_when,
-            max_days=MAX_KEY_DAYS, webhook_forms=webhook_forms or {},
+            max_days=credentials.MAX_DAYS, webhook_forms=webhook_forms or {},
             key_form=key_form or {"carrier_id": "", "name": "", "driver_id": "",
                                   "scopes": list(carrier_keys.SCOPES), "expires_days": ""},
         )  # fmt: skip
@@ -83,21 +82,6 @@ def _number(value: str, *, field: str, message: str) -> int:
         return int(value)
     except ValueError:
         raise RuleViolation(message, field=field) from None
-
-
-def _expiry(days: str) -> dt.datetime | None:
-    if not days.strip():
-        return None
-    try:
-        count = int(days)
-    except ValueError:
-        count = 0
-    if not 1 <= count <= MAX_KEY_DAYS:
-        raise RuleViolation(
-            f"expiry is a whole number of days from 1 to {MAX_KEY_DAYS}, or blank for never",
-            field="expires_days",
-        )
-    return utcnow() + dt.timedelta(days=count)
 
 
 @bp.get("/carrier-keys", endpoint="carrier_keys")
@@ -125,7 +109,7 @@ def create_carrier_key() -> ResponseReturnValue:
             if form["driver_id"].strip()
             else None
         )
-        expires_at = _expiry(form["expires_days"])
+        expires_at = credentials.expiry_in_days(form["expires_days"], now=utcnow())
         with transaction() as session:
             key, plaintext = carrier_keys.issue(
                 session, carrier_id=carrier_id, name=form["name"], scopes=form["scopes"],

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.sql.base import ExecutableOption
 
-from wms.errors import Conflict, NotFound, Unauthorized
+from wms.errors import Conflict, NotFound, RuleViolation, Unauthorized
 from wms.models import ApiToken, CarrierKey
 
 #: How often a secret's ``last_used_at`` is written at most: every request would be a write.
@@ -32,6 +32,27 @@ _SECRET_BYTES = 32
 
 #: The rows that hold a bearer secret (prefix, secret_sha256, expiry, revocation, last use).
 Credential = TypeVar("Credential", ApiToken, CarrierKey)
+
+
+#: The longest a token or key may be issued for, in days (a form's "expires in" field).
+MAX_DAYS = 3650
+
+
+def expiry_in_days(days: str, *, now: dt.datetime) -> dt.datetime | None:
+    """The expiry a form's "expires in N days" asks for: None when blank (never), else ``now``
+    plus 1 to ``MAX_DAYS`` days; anything else is refused naming ``expires_days``."""
+    if not days.strip():
+        return None
+    try:
+        count = int(days)
+    except ValueError:
+        count = 0
+    if not 1 <= count <= MAX_DAYS:
+        raise RuleViolation(
+            f"expiry is a whole number of days from 1 to {MAX_DAYS}, or blank for never",
+            field="expires_days",
+        )
+    return now + dt.timedelta(days=count)
 
 
 def digest(plaintext: str) -> str:
