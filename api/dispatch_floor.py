@@ -314,6 +314,6 @@ def receive_return(args: dict[str, Any], *, session: Session) -> dict[str, Any]:
     except WmsError as error:
         raise _named(error, scan) from None
     return {
-        "package": dock.package_view(session, dock.package_by_scan(session, package.sscc or "")),
+        "package": dock.package_view(session, package),
         "units": dock.returned_units(session, package),
     }
