@@ -64,8 +64,12 @@ class CursorArgsSchema(StrictSchema):
         validate=validate.Range(min=1, max=500),
         metadata={"description": "Rows per page (1-500)"},
     )
+    # A query parameter is never null: left out means the first page; an empty one is refused.
     cursor = fields.String(
-        load_default=None, metadata={"description": "next_cursor of the previous page"}
+        load_default=None,
+        allow_none=False,
+        validate=validate.Length(min=1),
+        metadata={"description": "next_cursor of the previous page"},
     )
 
 
